@@ -1,0 +1,96 @@
+"""Spec -> keras.Model: blocks composed into a functional graph, then the task's head."""
+
+from __future__ import annotations
+
+import functools
+import re
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, get_args, get_origin
+
+from suite.blocks import BLOCKS, SEQUENCE_CONSUMERS, One, Stack
+from suite.spec.signature import tag_of, unwrap
+from suite.tasks import Task
+
+
+class BuildError(ValueError):
+    """A model that cannot be built from its spec (e.g. shapes that do not fit)."""
+
+
+@functools.cache
+def _hints(name: str) -> dict[str, Any]:
+    return typing.get_type_hints(BLOCKS.get(name))
+
+
+def _bind(value: Any, ann: Any, where: str) -> Any:
+    if ann is Stack:
+        return lambda x: apply_stack(x, value, where)
+    if get_origin(ann) is list and get_args(ann) == (Stack,):
+        return [_bind(v, Stack, f"{where}[{i}]") for i, v in enumerate(value)]
+    if ann is One:
+
+        def make(**overrides: Any) -> Any:
+            name, params = unwrap(value)
+            for k, v in overrides.items():
+                if k in params and params[k] is None:
+                    params[k] = v
+            return BLOCKS.get(name)(**_kwargs(name, params, where))
+
+        return make
+    return value
+
+
+def _kwargs(name: str, params: dict[str, Any], where: str) -> dict[str, Any]:
+    hints = _hints(name)
+    return {k: _bind(v, hints.get(k), f"{where}.{name}.{k}") for k, v in params.items()}
+
+
+def apply_layer(x: Any, layer: Any, where: str, next_layer: Any = None) -> Any:
+    """Apply one layer spec to tensor `x`."""
+    name, params = unwrap(layer)
+    if params.get("return_sequences", False) is None:
+        params["return_sequences"] = tag_of(next_layer) in SEQUENCE_CONSUMERS
+    try:
+        return BLOCKS.get(name)(**_kwargs(name, params, where))(x)
+    except BuildError:
+        raise
+    except (ValueError, TypeError) as e:
+        shape = tuple(getattr(x, "shape", ()))
+        raise BuildError(f"{where} ({name}) on input of shape {shape}: {e}") from None
+
+
+def apply_stack(x: Any, layers: Sequence[Any], where: str = "model.layers") -> Any:
+    """Apply a list of layer specs in order."""
+    for i, layer in enumerate(layers):
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        x = apply_layer(x, layer, f"{where}[{i}]", nxt)
+    return x
+
+
+def build_model(
+    layers: Sequence[Any],
+    input_shape: tuple[int, ...],
+    task: Task,
+    num_outputs: int,
+    name: str = "model",
+) -> Any:
+    """A functional keras.Model: inputs -> layers -> task head."""
+    import keras
+
+    inputs = keras.Input(shape=input_shape, name="inputs")
+    features = apply_stack(inputs, layers)
+    try:
+        outputs = task.head(features, num_outputs)
+    except ValueError as e:
+        raise BuildError(str(e)) from None
+    return keras.Model(inputs, outputs, name=re.sub(r"[^A-Za-z0-9_.-]", "_", name))
+
+
+def trainable_params(model: Any) -> int:
+    """Number of trainable weights (the figure papers report)."""
+    import math
+
+    return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+
+
+Builder = Callable[..., Any]

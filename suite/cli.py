@@ -1,0 +1,288 @@
+"""Command line: a thin shell over the Python API. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the suite's user errors into a message and exit code 2, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from suite.registry import RegistryError
+        from suite.spec.errors import SpecError
+
+        try:
+            return fn(*args, **kwargs)
+        except SpecError as e:
+            click.echo(str(e), err=True)
+            sys.exit(2)
+        except RegistryError as e:
+            _fail(str(e))
+        except KeyboardInterrupt:
+            click.echo(
+                "\ninterrupted: finished trials are saved; rerun the same command to resume",
+                err=True,
+            )
+            sys.exit(130)
+        except Exception as e:
+            from suite.build import BuildError
+            from suite.compare import NotFound
+            from suite.data import DataError
+            from suite.runner import RunError
+
+            if isinstance(e, DataError | RunError | BuildError | NotFound):
+                _fail(str(e))
+            raise
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="suite")
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False),
+    envvar="SUITE_RESULTS_DIR",
+    help="Where the tracking store, studies and caches live (default ./results).",
+)
+def main(results_dir: str | None) -> None:
+    """Declarative head-to-head benchmarks of Keras architectures (Optuna + MLflow)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if results_dir:
+        os.environ["SUITE_RESULTS_DIR"] = results_dir
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a value.")
+@user_errors
+def validate(specs: tuple[Path, ...], overrides: tuple[str, ...]) -> None:
+    """Check spec files (benchmarks or model specs) without importing TensorFlow."""
+    from suite.spec.errors import SpecError
+    from suite.spec.load import load
+
+    bad = 0
+    for path in specs:
+        try:
+            spec = load(path, overrides)
+        except SpecError as e:
+            bad += 1
+            click.echo(str(e), err=True)
+            continue
+        from suite.spec.schema import Benchmark
+
+        if isinstance(spec, Benchmark):
+            n = len(spec.candidate_models())
+            click.echo(f"ok: {path} (benchmark {spec.name!r}, {n} candidate{'s' * (n != 1)})")
+        else:
+            click.echo(f"ok: {path} (model spec, {len(spec.layers)} layers)")
+    if bad:
+        sys.exit(2)
+
+
+@main.command()
+@click.option("--kind", type=click.Choice(["benchmark", "model"]), default="benchmark")
+def schema(kind: str) -> None:
+    """Print the JSON Schema of specs (for editors' YAML language servers)."""
+    import json
+
+    from suite.spec.schema import Benchmark, ModelSpec
+
+    model = Benchmark if kind == "benchmark" else ModelSpec
+    doc = model.model_json_schema()
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    click.echo(json.dumps(doc, indent=2))
+
+
+@main.command("list")
+@click.argument(
+    "family",
+    required=False,
+    type=click.Choice(
+        ["datasets", "blocks", "tasks", "optimizers", "samplers", "pruners", "benchmarks"]
+    ),
+)
+@user_errors
+def list_(family: str | None) -> None:
+    """Show registered components (or the benchmarks in the tracking store)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    if family == "benchmarks":
+        from suite.manage import benchmarks
+
+        table = Table("benchmark", "candidates", "runs", title="benchmarks in the tracking store")
+        for name, cands, runs in benchmarks():
+            table.add_row(escape(name), str(cands), str(runs))
+        console.print(table)
+        return
+    from suite.manage import registries
+
+    for fam, entries in registries().items():
+        if family and fam != family:
+            continue
+        table = Table("name", "parameters", "description", title=fam, title_justify="left")
+        for name, params, doc in entries:
+            table.add_row(escape(name), escape(params), escape(doc))
+        console.print(table)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a spec value, e.g. --set train.epochs=3 (repeatable).",
+)
+@click.option("--only", multiple=True, metavar="CANDIDATE", help="Run only these candidates.")
+@click.option("--trials", type=click.IntRange(min=1), help="Trials per candidate (budget).")
+@click.option("--storage", help="Optuna storage URL (default: SQLite under the results dir).")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@click.option("--dry-run", is_flag=True, help="Show candidates, parameter counts and budget.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+@user_errors
+def run(
+    spec: Path,
+    overrides: tuple[str, ...],
+    only: tuple[str, ...],
+    trials: int | None,
+    storage: str | None,
+    tracking_uri: str | None,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Run a benchmark; rerunning the same command resumes it."""
+    from rich.console import Console
+
+    from suite.spec.load import load
+    from suite.spec.schema import Benchmark
+
+    bench = load(spec, overrides)
+    if not isinstance(bench, Benchmark):
+        _fail(f"{spec} is a model spec; `suite run` needs a benchmark spec (with candidates)")
+    console = Console()
+    if dry_run:
+        from suite.manage import dry_run as show
+
+        show(bench, only, trials, console)
+        return
+    from suite.compare import leaderboard, render
+    from suite.progress import Reporter, RichReporter
+    from suite.runner import run as run_benchmark
+
+    reporter = Reporter() if quiet else RichReporter(bench.search.metric)
+    summaries = run_benchmark(
+        bench,
+        only=only,
+        trials=trials,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        reporter=reporter,
+    )
+    for s in summaries:
+        if s.error:
+            click.echo(f"candidate {s.name!r} stopped: {s.error}", err=True)
+    render(leaderboard(bench.name, tracking_uri), console)
+
+
+@main.command()
+@click.argument("benchmark")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of the terminal.",
+)
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@user_errors
+def compare(benchmark: str, fmt: str, output: Path | None, tracking_uri: str | None) -> None:
+    """Print the leaderboard of a benchmark, read back from MLflow."""
+    from rich.console import Console
+
+    from suite import compare as cmp
+
+    frame = cmp.leaderboard(benchmark, tracking_uri)
+    if fmt == "table" and output is None:
+        cmp.render(frame, Console())
+        return
+    writers = {
+        "csv": cmp.to_csv,
+        "markdown": cmp.to_markdown,
+        "json": cmp.to_json,
+        "table": cmp.to_markdown,
+    }
+    text = writers[fmt](frame)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("benchmark")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--storage", help="Optuna storage URL (default: SQLite under the results dir).")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@user_errors
+def delete(benchmark: str, yes: bool, storage: str | None, tracking_uri: str | None) -> None:
+    """Delete a benchmark's MLflow experiment and Optuna studies."""
+    from suite.manage import delete as remove
+
+    if not yes:
+        click.confirm(f"delete every run and study of {benchmark!r}?", abort=True)
+    studies = remove(benchmark, storage, tracking_uri)
+    click.echo(f"deleted {benchmark!r} ({studies} studies)")
+
+
+@main.command()
+@click.option("--port", default=5000, show_default=True)
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+def ui(port: int, tracking_uri: str | None) -> None:
+    """Start the MLflow UI on 127.0.0.1 over the suite's tracking store."""
+    import subprocess
+
+    from suite import track
+
+    uri = tracking_uri or track.default_tracking_uri()
+    click.echo(f"MLflow UI for {uri} on http://127.0.0.1:{port}")
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    sys.exit(subprocess.call(cmd))
+
+
+if __name__ == "__main__":
+    main()

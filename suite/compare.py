@@ -1,0 +1,201 @@
+"""Leaderboards read back from MLflow only: one row per candidate."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from suite import track
+
+COLUMNS = [
+    "candidate",
+    "family",
+    "best_val",
+    "test_mean",
+    "test_std",
+    "seeds",
+    "params",
+    "epochs",
+    "train_time_s",
+    "trials_complete",
+    "trials_pruned",
+    "trials_failed",
+    "epochs_total",
+    "best_params",
+]
+
+
+class NotFound(LookupError):
+    """No benchmark of that name in the tracking store."""
+
+
+def _f(value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
+    """A pandas DataFrame, best candidate first, and the metric it ranks by (in .attrs)."""
+    import mlflow
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri or track.default_tracking_uri()
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(benchmark)
+    if exp is None or exp.lifecycle_stage == "deleted":
+        names = sorted(e.name for e in client.search_experiments() if e.name != "Default")
+        raise NotFound(f"no benchmark {benchmark!r} in {uri}. Known: {', '.join(names) or 'none'}")
+    metric = exp.tags.get(track.METRIC, "val_accuracy")
+    direction = exp.tags.get(track.DIRECTION, "maximize")
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_ids=[exp.experiment_id], output_format="pandas")
+    frame = pd.DataFrame(columns=COLUMNS)
+    frame.attrs.update(metric=metric, direction=direction, benchmark=benchmark)
+    if runs.empty:
+        return frame
+
+    def col(name: str) -> Any:
+        return runs[name] if name in runs else pd.Series([None] * len(runs), index=runs.index)
+
+    kind, cand, state = (
+        col(f"tags.{track.KIND}"),
+        col(f"tags.{track.CANDIDATE}"),
+        col(f"tags.{track.STATE}"),
+    )
+    rows = []
+    test_metric = "test_" + metric.removeprefix("val_")
+    for name in [c for c in dict.fromkeys(cand[kind == "candidate"]) if isinstance(c, str)]:
+        trials = runs[(kind == "trial") & (cand == name)]
+        t_state = state[trials.index]
+        done = trials[t_state == "COMPLETE"]
+        row: dict[str, Any] = {"candidate": name}
+        parent = runs[(kind == "candidate") & (cand == name)].iloc[0]
+        row["family"] = parent.get(f"tags.{track.FAMILY}")
+        row["trials_complete"] = int((t_state == "COMPLETE").sum())
+        row["trials_pruned"] = int((t_state == "PRUNED").sum())
+        row["trials_failed"] = int((t_state == "FAIL").sum())
+        row["epochs_total"] = int(
+            trials.get("metrics.epochs", pd.Series(dtype=float)).fillna(0).sum()
+        )
+        if not done.empty and "metrics.objective" in done:
+            values = done["metrics.objective"].astype(float)
+            best = done.loc[values.idxmax() if direction == "maximize" else values.idxmin()]
+            row["best_val"] = _f(best["metrics.objective"])
+            row["params"] = int(_f(best.get("metrics.params")))
+            row["epochs"] = int(_f(best.get("metrics.epochs")))
+            row["train_time_s"] = _f(best.get("metrics.train_time_s"))
+            row["best_params"] = json.loads(best.get("tags.suite.params") or "{}")
+        seeds = runs[(kind == "seed") & (cand == name) & (state == "COMPLETE")]
+        if not seeds.empty and f"metrics.{test_metric}" in seeds:
+            vals = seeds[f"metrics.{test_metric}"].astype(float)
+            row["test_mean"], row["seeds"] = float(vals.mean()), len(vals)
+            row["test_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = frame.sort_values(
+        "best_val", ascending=direction != "maximize", na_position="last", kind="stable"
+    ).reset_index(drop=True)
+    frame.attrs.update(
+        metric=metric, direction=direction, benchmark=benchmark, test_metric=test_metric
+    )
+    return frame
+
+
+def _cell(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _short(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def display_rows(frame: Any) -> tuple[list[str], list[list[str]]]:
+    """Header and string cells for a human-readable table."""
+    m, t = frame.attrs.get("metric", "val"), frame.attrs.get("test_metric", "test")
+    header = [
+        "#",
+        "candidate",
+        "family",
+        f"best {m}",
+        f"{t} (mean ± std, seeds)",
+        "params",
+        "epochs",
+        "train s",
+        "trials c/p/f",
+        "epochs used",
+        "best params",
+    ]
+    rows = []
+    for i, r in frame.iterrows():
+        test = "-"
+        if (
+            not (isinstance(r["test_mean"], float) and math.isnan(r["test_mean"]))
+            and r["test_mean"] is not None
+        ):
+            test = f"{r['test_mean']:.4f} ± {_cell(r['test_std'])} (n={int(r['seeds'])})"
+        rows.append(
+            [
+                str(i + 1),
+                str(r["candidate"]),
+                _cell(r["family"]),
+                _cell(r["best_val"]),
+                test,
+                _cell(r["params"]),
+                _cell(r["epochs"]),
+                _cell(r["train_time_s"], 1),
+                f"{r['trials_complete']}/{r['trials_pruned']}/{r['trials_failed']}",
+                _cell(r["epochs_total"]),
+                _cell(r["best_params"]),
+            ]
+        )
+    return header, rows
+
+
+def to_markdown(frame: Any) -> str:
+    header, rows = display_rows(frame)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(frame: Any) -> str:
+    records = json.loads(frame.to_json(orient="records"))
+    return json.dumps({**frame.attrs, "rows": records}, indent=2) + "\n"
+
+
+def to_csv(frame: Any) -> str:
+    out = frame.copy()
+    out["best_params"] = out["best_params"].map(
+        lambda d: json.dumps(d) if isinstance(d, dict) else ""
+    )
+    return out.to_csv(index=False)
+
+
+def render(frame: Any, console: Any) -> None:
+    """Print the leaderboard as a rich table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    header, rows = display_rows(frame)
+    table = Table(
+        title=escape(
+            f"{frame.attrs.get('benchmark', '')}: ranked by best "
+            f"{frame.attrs.get('metric')} ({frame.attrs.get('direction')})"
+        )
+    )
+    for h in header:
+        table.add_column(escape(h), overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(c) for c in row))
+    console.print(table)

@@ -1,0 +1,98 @@
+"""Dataset records, the dataset registry, seeded splits and fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from suite.registry import Registry
+
+Modality = Literal["image", "sequence", "tabular"]
+
+
+class DataError(Exception):
+    """A dataset that cannot be found or read; the message says where it looked and what to do."""
+
+
+@dataclass(frozen=True)
+class Raw:
+    """What a loader returns: arrays as shipped, before the suite's splits.
+
+    x arrays are float32, channels-last: images (n, h, w, c), sequences (n, steps, features),
+    tabular (n, features). y arrays are int64 class indices in [0, len(classes)).
+    x_test/y_test are None when the source has no test split (one is then held out).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    classes: tuple[str, ...]
+    modality: Modality
+    source: str
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Split:
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Fixed train/val/test splits of one dataset and the fingerprint of their contents."""
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    classes: tuple[str, ...]
+    modality: Modality
+    source: str
+    fingerprint: str
+    meta: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+Loader = Callable[..., Raw]
+DATASETS: Registry[Loader] = Registry("dataset")
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """sha256 over dtype, shape and bytes of each array, first 16 hex digits."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (keep, held_out) with about `fraction` of each class held out, seeded."""
+    rng = np.random.default_rng(seed)
+    keep: list[np.ndarray] = []
+    held: list[np.ndarray] = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        n = round(len(idx) * fraction)
+        if fraction > 0 and len(idx) > 1:
+            n = min(max(n, 1), len(idx) - 1)
+        held.append(idx[:n])
+        keep.append(idx[n:])
+    return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))

@@ -1,0 +1,14 @@
+"""Importing this module registers every built-in dataset loader in DATASETS.
+
+Each loader is one function whose keyword parameters are its schema and which returns a Raw;
+heavy libraries (sklearn, pandas, mnist1d) are imported inside the loaders, never here.
+"""
+
+from __future__ import annotations
+
+from suite.data.arrays import csv, npz
+from suite.data.images import digits, fashion_mnist
+from suite.data.synthetic import mnist1d
+from suite.data.ucr import ucr
+
+__all__ = ["csv", "digits", "fashion_mnist", "mnist1d", "npz", "ucr"]

@@ -1,0 +1,160 @@
+"""From a registered loader to fixed, fingerprinted train/val/test splits.
+
+Split rules (they depend only on the data and `seed`, never on a trial's seed):
+
+1. the loader's native test split is the test split; a source without one has `test_fraction`
+   of each class held out as test (seeded with `seed`);
+2. `val_fraction` of each class of the remaining training data is held out as validation
+   (seeded with `seed + 1`);
+3. `max_examples`, if given, then truncates: train keeps at most `max_examples` examples, val and
+   test at most `max(max_examples // 2, 1)` each, a class-proportional subsample (at least one per
+   class when the cap allows) taken in a fixed seeded order per class. The splits themselves are
+   made before the cap, so the cap never moves an example from one split to another.
+
+Results are memoized in-process; the returned arrays are read-only because they are shared.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from suite.data.base import DATASETS, DataError, Dataset, Raw, Split, fingerprint, stratified_split
+
+_MEMO: dict[tuple[object, ...], Dataset] = {}
+
+
+def clear_cache() -> None:
+    """Forget every memoized Dataset of this process."""
+    _MEMO.clear()
+
+
+def stratified_take(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of min(n, len(y)) examples, class-proportional, seeded.
+
+    Every class keeps at least one example when n >= the number of classes; within a class the
+    examples come in a fixed order drawn from `seed`, so a larger n takes the same examples first.
+    """
+    if n >= len(y):
+        return np.arange(len(y))
+    classes, counts = np.unique(y, return_counts=True)
+    exact = counts * n / len(y)
+    q = np.floor(exact).astype(np.int64)
+    if n >= len(classes):
+        q = np.maximum(q, 1)
+    while q.sum() < n:  # largest remainders first, never past a class's size
+        q[np.argmax(np.where(q < counts, exact - q, -np.inf))] += 1
+    while q.sum() > n:  # only after the at-least-one bumps
+        q[np.argmax(q)] -= 1
+    rng = np.random.default_rng(seed)
+    parts = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, q, strict=True)]
+    return np.sort(np.concatenate(parts))
+
+
+def _bind(name: str, params: dict[str, object]) -> tuple[object, dict[str, object]]:
+    loader = DATASETS.get(name)
+    sig = inspect.signature(loader)
+    try:
+        bound = sig.bind(**params)
+    except TypeError as e:
+        accepted = ", ".join(sig.parameters) or "none"
+        raise TypeError(f"dataset {name!r}: {e}. Its parameters are: {accepted}") from None
+    bound.apply_defaults()
+    return loader, dict(bound.arguments)
+
+
+def _check(name: str, raw: Raw) -> None:
+    pairs = [("train", raw.x_train, raw.y_train)]
+    if (raw.x_test is None) != (raw.y_test is None):
+        raise DataError(f"{name}: the loader returned only one of x_test/y_test.")
+    if raw.x_test is not None and raw.y_test is not None:
+        pairs.append(("test", raw.x_test, raw.y_test))
+        if raw.x_test.shape[1:] != raw.x_train.shape[1:]:
+            raise DataError(f"{name}: test examples have another shape than train examples.")
+    k = len(raw.classes)
+    for what, x, y in pairs:
+        if x.dtype != np.float32 or y.dtype != np.int64 or y.ndim != 1 or len(x) != len(y):
+            raise DataError(
+                f"{name}: the loader's {what} arrays are x {x.dtype}{x.shape}, y {y.dtype}"
+                f"{y.shape}; expected float32 x and int64 y, one label per example."
+            )
+        if len(y) and (y.min() < 0 or y.max() >= k):
+            raise DataError(f"{name}: {what} labels fall outside 0..{k - 1}.")
+
+
+def _split(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> Split:
+    xs, ys = x[idx], y[idx]
+    xs.flags.writeable = False
+    ys.flags.writeable = False
+    return Split(xs, ys)
+
+
+def prepare(
+    name: str,
+    params: dict[str, object] | None = None,
+    *,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    max_examples: int | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Load dataset `name` with loader `params` and cut its fixed train/val/test splits."""
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if max_examples is not None and max_examples < 1:
+        raise ValueError(f"max_examples must be at least 1 or None, got {max_examples}")
+    loader, bound = _bind(name, dict(params or {}))
+    key = (name, repr(sorted(bound.items())), val_fraction, test_fraction, max_examples, seed)
+    if key in _MEMO:
+        return _MEMO[key]
+
+    raw: Raw = loader(**bound)  # type: ignore[operator]
+    _check(name, raw)
+    x, y = raw.x_train, raw.y_train
+    if raw.x_test is None or raw.y_test is None:
+        pool, test_idx = stratified_split(y, test_fraction, seed)
+        x_test, y_test = x, y
+        test_split = "held_out"
+    else:
+        pool, test_idx = np.arange(len(y)), np.arange(len(raw.y_test))
+        x_test, y_test = raw.x_test, raw.y_test
+        test_split = "native"
+    keep, held = stratified_split(y[pool], val_fraction, seed + 1)
+    train_idx, val_idx = pool[keep], pool[held]
+
+    if max_examples is not None:
+        small = max(max_examples // 2, 1)
+        train_idx = train_idx[stratified_take(y[train_idx], max_examples, seed + 2)]
+        val_idx = val_idx[stratified_take(y[val_idx], small, seed + 3)]
+        test_idx = test_idx[stratified_take(y_test[test_idx], small, seed + 4)]
+
+    train, val = _split(x, y, train_idx), _split(x, y, val_idx)
+    test = _split(x_test, y_test, test_idx)
+    ds = Dataset(
+        name=name,
+        train=train,
+        val=val,
+        test=test,
+        classes=raw.classes,
+        modality=raw.modality,
+        source=raw.source,
+        fingerprint=fingerprint(train.x, train.y, val.x, val.y, test.x, test.y),
+        meta={
+            "params": bound,
+            "sizes": {"train": len(train), "val": len(val), "test": len(test)},
+            "source_sizes": {
+                "train": len(raw.y_train),
+                "test": 0 if raw.y_test is None else len(raw.y_test),
+            },
+            "test_split": test_split,
+            "val_fraction": val_fraction,
+            "test_fraction": test_fraction,
+            "max_examples": max_examples,
+            "seed": seed,
+        },
+    )
+    _MEMO[key] = ds
+    return ds

@@ -1,0 +1,148 @@
+"""Listing components and benchmarks, deleting benchmarks, and the dry run."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+
+def _signature(fn: Any) -> str:
+    parts = []
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            continue
+        parts.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
+    return ", ".join(parts)
+
+
+def _doc(obj: Any) -> str:
+    text = getattr(obj, "description", None) or (obj.__doc__ or "")
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def registries() -> dict[str, list[tuple[str, str, str]]]:
+    """family -> [(name, parameters, one-line description)] for every registry."""
+    from suite.blocks import BLOCKS
+    from suite.data import DATASETS
+    from suite.optim import OPTIMIZERS
+    from suite.strategies import PRUNERS, SAMPLERS
+    from suite.tasks import TASKS
+
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for family, reg in [
+        ("datasets", DATASETS),
+        ("blocks", BLOCKS),
+        ("tasks", TASKS),
+        ("optimizers", OPTIMIZERS),
+        ("samplers", SAMPLERS),
+        ("pruners", PRUNERS),
+    ]:
+        rows = []
+        for name, obj in reg.items():
+            params = "" if family == "tasks" else _signature(obj)
+            rows.append((name, params, _doc(obj)))
+        out[family] = rows
+    return out
+
+
+def benchmarks(tracking_uri: str | None = None) -> list[tuple[str, int, int]]:
+    """(name, candidates, runs) of every benchmark in the tracking store."""
+    from mlflow.tracking import MlflowClient
+
+    from suite import track
+
+    client = MlflowClient(tracking_uri or track.default_tracking_uri())
+    out = []
+    for exp in client.search_experiments():
+        if exp.name == "Default":
+            continue
+        runs = client.search_runs([exp.experiment_id], max_results=5000)
+        cands = sum(1 for r in runs if r.data.tags.get(track.KIND) == "candidate")
+        out.append((exp.name, cands, len(runs)))
+    return sorted(out)
+
+
+def delete(benchmark: str, storage: str | None = None, tracking_uri: str | None = None) -> int:
+    """Delete the experiment (permanently from the store) and the studies; returns #studies."""
+    import optuna
+    from mlflow.tracking import MlflowClient
+
+    from suite import track
+    from suite.compare import NotFound
+    from suite.search import default_storage
+
+    client = MlflowClient(tracking_uri or track.default_tracking_uri())
+    exp = client.get_experiment_by_name(benchmark)
+    storage = storage or default_storage()
+    names = [
+        s.study_name
+        for s in optuna.get_all_study_summaries(storage)
+        if s.study_name.startswith(f"{benchmark}/")
+    ]
+    if exp is None and not names:
+        raise NotFound(f"no benchmark {benchmark!r} in the tracking store or the study storage")
+    for name in names:
+        optuna.delete_study(study_name=name, storage=storage)
+    if exp is not None:
+        for run in client.search_runs([exp.experiment_id], max_results=50000):
+            client.delete_run(run.info.run_id)
+        client.delete_experiment(exp.experiment_id)
+        # a deleted name would block re-creation: rename it out of the way
+        client.rename_experiment(exp.experiment_id, f"{benchmark}.deleted.{exp.experiment_id}")
+    return len(names)
+
+
+def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -> None:
+    """Show the expanded candidates, their parameter counts and the budget; trains nothing."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from suite.build import build_model, trainable_params
+    from suite.data import prepare
+    from suite.runner import _select
+    from suite.tasks import TASKS
+
+    data_params = bench.data.model_dump(
+        exclude={"name", "val_fraction", "test_fraction", "max_examples", "split_seed"}
+    )
+    data = prepare(
+        bench.data.name,
+        data_params,
+        val_fraction=bench.data.val_fraction,
+        test_fraction=bench.data.test_fraction,
+        max_examples=bench.data.max_examples,
+        seed=bench.data.split_seed,
+    )
+    task = TASKS.get(bench.task)
+    budget = trials or bench.search.trials
+    table = Table(
+        "candidate",
+        "family",
+        "params",
+        "dimensions",
+        "trials",
+        "max epochs",
+        title=escape(
+            f"{bench.name}: {data.name} {data.input_shape} -> "
+            f"{data.num_classes} classes, train/val/test "
+            f"{len(data.train)}/{len(data.val)}/{len(data.test)}"
+        ),
+    )
+    for cand in _select(bench, only):
+        model = build_model(cand.model.layers, data.input_shape, task, data.num_classes, cand.name)
+        dims = ", ".join(cand.space) or "-"
+        table.add_row(
+            escape(cand.name),
+            escape(cand.model.family),
+            f"{trainable_params(model):,}",
+            escape(dims),
+            str(budget),
+            str(budget * bench.train.epochs),
+        )
+    console.print(table)
+    seeds = bench.seed_list
+    console.print(
+        f"search: {budget} trials per candidate, metric {bench.search.metric} "
+        f"({bench.search.resolved_direction}); seeds after search: {seeds or 'none'}"
+    )

@@ -1,0 +1,70 @@
+"""Expanded candidates and the concrete specs of their trials."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from suite.spec.base import Strict
+from suite.spec.errors import Loc
+from suite.spec.schema import Benchmark, MatrixCandidates, ModelSpec, Train
+from suite.spec.space import Choice, FloatRange, IntRange, contains, get_path, parse_path, set_path
+
+Dim = IntRange | FloatRange | Choice
+
+
+class Concrete(Strict):
+    """What one trial trains: a model and a training recipe, every value fixed."""
+
+    model: ModelSpec
+    train: Train
+
+
+@dataclass(frozen=True)
+class CandidateSpec:
+    """One candidate of a benchmark with its whole search space (paths from the candidate)."""
+
+    name: str
+    model: ModelSpec
+    train: Train
+    space: dict[str, Dim]
+    loc: Loc  # where the candidate's model stands in the spec
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "model": self.model.model_dump(mode="json", by_alias=True),
+            "train": self.train.model_dump(mode="json", by_alias=True),
+        }
+
+    def concrete(self, params: Mapping[str, Any]) -> Concrete:
+        """The concrete spec with `params` (path -> value) applied; validated again."""
+        doc = self.document()
+        for path, value in params.items():
+            set_path(doc, parse_path(path), copy.deepcopy(value))
+        return Concrete.model_validate(doc)
+
+    def defaults(self) -> dict[str, Any]:
+        """The spec's own value at each searched path, where it lies inside the dimension."""
+        doc = self.document()
+        out = {}
+        for path, dim in self.space.items():
+            value = get_path(doc, parse_path(path))
+            if contains(dim, value):
+                out[path] = value
+        return out
+
+
+def candidates(bench: Benchmark) -> list[CandidateSpec]:
+    """The benchmark's candidates, in spec order, each with its merged search space."""
+    matrix = isinstance(bench.candidates, MatrixCandidates)
+    out = []
+    for name, model in bench.candidate_models().items():
+        loc: Loc = (
+            ("candidates", "matrix", "model", name) if matrix else ("candidates", name, "model")
+        )
+        space: dict[str, Dim] = {f"model.{p}": d for p, d in model.space.items()}
+        space.update(bench.search.space)
+        out.append(CandidateSpec(name, model, bench.train, space, loc))
+    return out

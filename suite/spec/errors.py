@@ -1,0 +1,107 @@
+"""User errors in specs: where (file, line, path) and what (expected versus received)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from suite.spec.space import format_path
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a spec."""
+
+    loc: Loc
+    message: str
+    file: Path | None = None
+    line: int | None = None  # 1-based
+    col: int | None = None  # 1-based
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = str(self.file)
+            if self.line is not None:
+                where += f":{self.line}:{self.col or 1}"
+            where += ": "
+        path = format_path(self.loc)
+        return f"{where}{path + ': ' if path else ''}{self.message}"
+
+
+class SpecError(Exception):
+    """A spec that cannot be used; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in the spec:"
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+
+def _received(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def describe(err: dict[str, Any]) -> tuple[Loc, str]:
+    """Turn one pydantic error into (loc, 'expected ..., received ...')."""
+    loc: Loc = tuple(err["loc"])
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "unknown_key":
+        return (*loc, ctx["field"]), err["msg"]
+    if kind == "unknown_component":
+        family, names = ctx.get("family"), ctx.get("names", "")
+        if family is None:  # raised by a field validator with its own message
+            return loc, err["msg"]
+        if isinstance(value, dict) and len(value) != 1:
+            keys = ", ".join(map(str, value)) or "none"
+            return loc, (
+                f"expected exactly one {family} name as the key, like "
+                f"{{{names.split(', ')[0]}: {{...}}}}; received keys: {keys}"
+            )
+        if not isinstance(value, dict | str):
+            return (
+                loc,
+                f"expected a {family} name or {{name: {{options}}}}, received {_received(value)}",
+            )
+        name = value if isinstance(value, str) else next(iter(value))
+        near = difflib.get_close_matches(str(name), names.split(", "), n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        return loc, f"unknown {family} {name!r}.{hint} Expected one of: {names}"
+    if kind == "union_tag_invalid":
+        tags = [t.strip("'") for t in ctx["expected_tags"].split(", ")]
+        near = difflib.get_close_matches(str(ctx["tag"]), tags, n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        what = ctx["discriminator"].strip("'")
+        return (*loc, what), (
+            f"unknown {what} {ctx['tag']!r}.{hint} Expected one of: {', '.join(tags)}"
+        )
+    if kind == "union_tag_not_found":
+        return loc, f"missing the key {ctx['discriminator']}"
+    if kind == "missing":
+        return loc, "required, but missing"
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(", ")]
+        near = difflib.get_close_matches(str(value), options, n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        return loc, f"expected {expected}, received {_received(value)}.{hint}"
+    msg = str(err["msg"])
+    for prefix in ("Input should be ", "Value error, "):
+        if msg.startswith(prefix):
+            msg = ("expected " if prefix.startswith("Input") else "") + msg[len(prefix) :]
+    if (
+        kind.endswith("_type")
+        or kind.endswith("_parsing")
+        or kind.startswith(("greater", "less", "too_", "string_"))
+    ):
+        msg += f", received {_received(value)}"
+    return loc, msg

@@ -1,0 +1,161 @@
+"""Load a spec: parse, resolve `extends`, apply `--set` overrides, validate, cross-check."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from suite.spec.document import Document, read
+from suite.spec.errors import Loc, Problem, SpecError, describe
+from suite.spec.space import PathError, format_path, parse_path, set_path
+
+
+@dataclass
+class _Sources:
+    """Which file each part of the merged document came from."""
+
+    main: Document
+    extended: list[tuple[Loc, Document]] = field(default_factory=list)
+    overrides: list[tuple[Loc, str]] = field(default_factory=list)
+
+    def place(self, problem: Problem) -> Problem:
+        loc = problem.loc
+        for prefix, text in self.overrides:
+            if loc[: len(prefix)] == prefix:
+                return Problem(loc, f"{problem.message} (from --set {text})", file=self.main.path)
+        found = self.main.mark(loc)
+        if found and found[2]:
+            return Problem(loc, problem.message, self.main.path, found[0], found[1])
+        for prefix, doc in sorted(self.extended, key=lambda e: -len(e[0])):
+            if loc[: len(prefix)] == prefix:
+                inner = doc.mark(loc[len(prefix) :])
+                if inner:
+                    return Problem(loc, problem.message, doc.path, inner[0], inner[1])
+        line, col = (found[0], found[1]) if found else (None, None)
+        return Problem(loc, problem.message, self.main.path, line, col)
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return over
+
+
+def _extends(node: Any, here: Path, loc: Loc, sources: _Sources, chain: tuple[Path, ...]) -> Any:
+    if isinstance(node, list):
+        return [_extends(v, here, (*loc, i), sources, chain) for i, v in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _extends(v, here, (*loc, k), sources, chain) for k, v in node.items()}
+    ref = node.get("extends")
+    if not isinstance(ref, str):
+        return node
+    target = (here.parent / ref).resolve()
+    if target in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, target))
+        raise SpecError([sources.place(Problem((*loc, "extends"), f"circular extends: {cycle}"))])
+    if not target.exists():
+        raise SpecError(
+            [
+                sources.place(
+                    Problem((*loc, "extends"), f"file not found: {ref!r} (looked at {target})")
+                )
+            ]
+        )
+    doc = read(target)
+    if not isinstance(doc.data, dict):
+        raise SpecError([Problem((), "expected a mapping at the top level", file=target)])
+    sources.extended.append((loc, doc))
+    base = _extends(doc.data, target, loc, sources, (*chain, target))
+    merged = _merge(base, {k: v for k, v in node.items() if k != "extends"})
+    merged["extends"] = ref
+    return merged
+
+
+def parse_override(text: str) -> tuple[tuple[str | int, ...], Any]:
+    """`path=value` with the value read as YAML (numbers, booleans, lists, ...)."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    path, sep, raw = text.partition("=")
+    if not sep or not path.strip():
+        raise SpecError([Problem(("--set",), f"expected path=value, received {text!r}")])
+    try:
+        parts = parse_path(path.strip())
+        value = YAML(typ="safe", pure=True).load(io.StringIO(raw)) if raw.strip() else ""
+    except PathError as e:
+        raise SpecError([Problem(("--set",), str(e))]) from None
+    except Exception as e:
+        raise SpecError([Problem(("--set",), f"cannot read the value of {text!r}: {e}")]) from None
+    return parts, value
+
+
+def _validate(model: Any, data: Any, sources: _Sources) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc, msg = describe(err)  # type: ignore[arg-type]
+            problems.append(sources.place(Problem(loc, msg)))
+        raise SpecError(problems) from None
+
+
+def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Any, _Sources]:
+    """The merged document of `path` (extends resolved, overrides applied) and its sources."""
+    path = Path(path)
+    doc = read(path)
+    sources = _Sources(doc)
+    if not isinstance(doc.data, dict):
+        raise SpecError([Problem((), "expected a mapping at the top level", file=path, line=1)])
+    data = _extends(copy.deepcopy(doc.data), path.resolve(), (), sources, (path.resolve(),))
+    for text in overrides:
+        parts, value = parse_override(text)
+        try:
+            set_path(data, parts, value, create=True)
+        except PathError as e:
+            raise SpecError([Problem(("--set",), str(e))]) from None
+        sources.overrides.append((parts, text))
+    return data, sources
+
+
+def is_model_spec(data: Any) -> bool:
+    return isinstance(data, dict) and "layers" in data and "candidates" not in data
+
+
+def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """Load and fully check a benchmark spec, or a model spec (a file with `layers`)."""
+    from suite.spec.checks import check
+    from suite.spec.schema import Benchmark, ModelSpec
+
+    data, sources = load_raw(path, overrides)
+    if is_model_spec(data):
+        return _validate(ModelSpec, data, sources)
+    bench = _validate(Benchmark, data, sources)
+    problems = [sources.place(p) for p in check(bench)]
+    if problems:
+        raise SpecError(problems)
+    return bench
+
+
+def spec_hash(bench: Any) -> str:
+    """Hash of everything that changes results (the budget excluded), 16 hex digits."""
+    doc = bench.model_dump(mode="json", by_alias=True)
+    for key in ("trials", "timeout"):
+        doc["search"].pop(key, None)
+    doc.pop("description", None)
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+__all__ = ["SpecError", "format_path", "load", "load_raw", "spec_hash"]

@@ -1,0 +1,204 @@
+"""The typed, frozen spec of a benchmark. Components' schemas come from their registries."""
+
+from __future__ import annotations
+
+import typing
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import Discriminator, Field, Tag, create_model, field_validator
+from pydantic_core import PydanticCustomError
+
+from suite.blocks import BLOCKS, One, Stack
+from suite.data import DATASETS
+from suite.optim import OPTIMIZERS
+from suite.registry import Registry
+from suite.spec.base import Strict
+from suite.spec.signature import params_model, tagged_union
+from suite.spec.space import Param
+from suite.strategies import PRUNERS, SAMPLERS
+from suite.tasks import TASKS
+
+_LAYER = typing.ForwardRef("Layer")
+
+
+def _blocks_in_blocks(ann: Any) -> Any:
+    if ann is Stack:
+        return list[_LAYER]  # type: ignore[valid-type]
+    if ann is One:
+        return _LAYER
+    if get_origin(ann) is list and get_args(ann) == (Stack,):
+        return list[list[_LAYER]]  # type: ignore[valid-type]
+    return ann
+
+
+def _resolve_layer_refs(union: Any) -> None:
+    for member in get_args(get_args(union)[0]):
+        wrapper = get_args(member)[0]
+        params = next(iter(wrapper.model_fields.values())).annotation
+        if not params.__pydantic_complete__:
+            params.model_rebuild(_types_namespace={"Layer": union})
+            wrapper.model_rebuild(force=True)
+
+
+Layer = tagged_union(BLOCKS, "block", _blocks_in_blocks)
+_resolve_layer_refs(Layer)
+Optimizer = tagged_union(OPTIMIZERS, "optimizer")
+Sampler = tagged_union(SAMPLERS, "sampler")
+Pruner = tagged_union(PRUNERS, "pruner")
+
+
+def _known(registry: Registry[Any], name: str) -> str:
+    if name not in registry:
+        raise PydanticCustomError("unknown_component", registry.unknown(name))
+    return name
+
+
+class ModelSpec(Strict):
+    """A model: a stack of blocks and its own search space (paths relative to the model)."""
+
+    extends: str | None = Field(None, description="a model spec file this one builds on")
+    family: str = Field("custom", description="cnn, rnn, hybrid, mlp, ... (shown in leaderboards)")
+    description: str = ""
+    layers: list[Layer] = Field(min_length=1)  # type: ignore[valid-type]
+    space: dict[str, Param] = Field(default_factory=dict)
+
+
+class EarlyStopping(Strict):
+    """Stop when `monitor` has not improved for `patience` epochs."""
+
+    monitor: str = "val_loss"
+    patience: int = Field(3, ge=0)
+    min_delta: float = Field(0.0, ge=0)
+    restore_best_weights: bool = True
+
+
+class Train(Strict):
+    """The training recipe shared by every candidate."""
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Optimizer = Field(default_factory=lambda: {"adam": {}}, validate_default=True)  # type: ignore[valid-type]
+    clipnorm: float | None = Field(None, gt=0)
+    early_stopping: EarlyStopping | None = None
+
+
+class Search(Strict):
+    """The search budget and strategy, equal for every candidate."""
+
+    trials: int = Field(10, ge=1, description="completed + pruned trials per candidate")
+    timeout: float | None = Field(None, gt=0, description="seconds per candidate")
+    sampler: Sampler = Field(default_factory=lambda: {"tpe": {}}, validate_default=True)  # type: ignore[valid-type]
+    pruner: Pruner = Field(default_factory=lambda: {"median": {}}, validate_default=True)  # type: ignore[valid-type]
+    metric: str = "val_accuracy"
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None, description="default: minimize for *loss*, else maximize"
+    )
+    space: dict[str, Param] = Field(
+        default_factory=dict, description="dimensions shared by every candidate (train.*)"
+    )
+
+    @property
+    def resolved_direction(self) -> Literal["maximize", "minimize"]:
+        if self.direction:
+            return self.direction
+        return "minimize" if "loss" in self.metric else "maximize"
+
+
+class DataCommon(Strict):
+    """Options every dataset has: the fixed, seeded splits."""
+
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="of the training part")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="when the source has no test split")
+    max_examples: int | None = Field(None, ge=10, description="cap on training examples")
+    split_seed: int = Field(0, description="fixes the splits; never changes with trial seeds")
+
+
+def _data_members() -> list[Any]:
+    members = []
+    for name, fn in DATASETS.items():
+        own = params_model(fn, f"data.{name}")
+        clash = set(own.model_fields) & {"name", *DataCommon.model_fields}
+        if clash:
+            raise TypeError(
+                f"dataset {name!r}: parameter(s) {sorted(clash)} clash with data options"
+            )
+        fields: dict[str, Any] = {"name": (Literal[name], ...)}
+        fields.update({k: (f.annotation, f) for k, f in own.model_fields.items()})
+        model = create_model(f"data:{name}", __base__=DataCommon, **fields)
+        model.__doc__ = own.__doc__
+        members.append(model)
+    return members
+
+
+DataSpec = Annotated[Union[tuple(_data_members())], Field(discriminator="name")]  # noqa: UP007
+
+
+class Candidate(Strict):
+    """One named setup: a model (and later a tokenizer)."""
+
+    model: ModelSpec
+
+
+class Matrix(Strict):
+    """Axes whose product is the list of candidates (model x ... ), named `a+b`."""
+
+    model: dict[str, ModelSpec] = Field(min_length=1)
+
+
+class MatrixCandidates(Strict):
+    matrix: Matrix
+
+
+def _candidates_kind(value: Any) -> str:
+    if isinstance(value, MatrixCandidates):
+        return "matrix"
+    return "matrix" if isinstance(value, dict) and "matrix" in value else "named"
+
+
+Candidates = Annotated[
+    Union[  # noqa: UP007
+        Annotated[MatrixCandidates, Tag("matrix")],
+        Annotated[dict[str, Candidate], Tag("named")],
+    ],
+    Discriminator(_candidates_kind),
+]
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=100)]
+
+
+class Benchmark(Strict):
+    """A head-to-head benchmark: candidates trained and searched under one budget."""
+
+    name: Name
+    description: str = ""
+    task: str = "classification"
+    data: DataSpec  # type: ignore[valid-type]
+    candidates: Candidates
+    train: Train = Field(default_factory=Train)
+    search: Search = Field(default_factory=Search)
+    seeds: int | list[int] = Field(
+        0, description="re-train each candidate's best configuration on N seeds (or these seeds)"
+    )
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, v: str) -> str:
+        return _known(TASKS, v)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: int | list[int]) -> int | list[int]:
+        if isinstance(v, int) and v < 0:
+            raise ValueError("seeds must be >= 0")
+        return v
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+    def candidate_models(self) -> dict[str, ModelSpec]:
+        """The expanded candidates: name -> model."""
+        c = self.candidates
+        if isinstance(c, MatrixCandidates):
+            return dict(c.matrix.model)
+        return {name: cand.model for name, cand in c.items()}

@@ -1,0 +1,88 @@
+"""Turn registered functions into pydantic models: a signature is a schema.
+
+`tagged_union` makes the one-key form `{name: {param: value}}` (or the bare `name`)
+used for blocks, optimizers, samplers and pruners.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, Union
+
+from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model
+
+from suite.registry import Registry
+from suite.spec.base import Strict
+
+Substitute = Callable[[Any], Any]
+
+
+def _identity(ann: Any) -> Any:
+    return ann
+
+
+def params_model(
+    fn: Callable[..., Any], model_name: str, substitute: Substitute = _identity
+) -> type[Strict]:
+    """A frozen model whose fields are `fn`'s keyword parameters (type hints and defaults)."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    fields: dict[str, Any] = {}
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        ann = substitute(hints.get(p.name, Any))
+        default = ... if p.default is inspect.Parameter.empty else p.default
+        fields[p.name] = (ann, default)
+    doc = (fn.__doc__ or "").strip().splitlines()
+    model = create_model(model_name, __base__=Strict, **fields)
+    model.__doc__ = doc[0] if doc else None
+    return model
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, str):
+        return {value: {}}
+    if isinstance(value, dict) and len(value) == 1:
+        ((k, v),) = value.items()
+        if v is None:
+            return {k: {}}
+    return value
+
+
+def tag_of(value: Any) -> str | None:
+    """The single key of a one-key mapping (the component's name), else None."""
+    if isinstance(value, dict) and len(value) == 1:
+        return str(next(iter(value)))
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Strict):
+        return next(iter(type(value).model_fields))
+    return None
+
+
+def tagged_union(registry: Registry[Any], family: str, substitute: Substitute = _identity) -> Any:
+    """An annotated union over every entry of `registry`, written `{name: {params}}`."""
+    members = []
+    for name, fn in registry.items():
+        params = params_model(fn, f"{family}.{name}", substitute)
+        wrapper = create_model(
+            f"{family}:{name}", __base__=Strict, **{name: (params, Field(default_factory=params))}
+        )
+        wrapper.__doc__ = params.__doc__
+        members.append(Annotated[wrapper, Tag(name)])
+    disc = Discriminator(
+        tag_of,
+        custom_error_type="unknown_component",
+        custom_error_message=f"unknown {family}",
+        custom_error_context={"family": family, "names": ", ".join(n for n, _ in registry.items())},
+    )
+    return Annotated[Union[tuple(members)], disc, BeforeValidator(_normalize)]  # noqa: UP007
+
+
+def unwrap(value: Strict) -> tuple[str, dict[str, Any]]:
+    """(name, params) of a validated one-key component."""
+    name = next(iter(type(value).model_fields))
+    params = getattr(value, name)
+    return name, {k: getattr(params, k) for k in type(params).model_fields}

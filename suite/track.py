@@ -1,0 +1,181 @@
+"""MLflow layout: experiment = benchmark, parent run = candidate, child run = trial or seed run.
+
+Everything `suite compare` shows is read back from here; the tag and metric names below
+are the contract between writing and reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from suite import settings
+
+KIND, CANDIDATE, FAMILY, TRIAL, STATE, SEED = (
+    "suite.kind",
+    "suite.candidate",
+    "suite.family",
+    "suite.trial",
+    "suite.state",
+    "suite.seed",
+)
+ERROR, SPEC_HASH, FINGERPRINT, DATASET = (
+    "suite.error",
+    "suite.spec_hash",
+    "suite.data_fingerprint",
+    "suite.dataset",
+)
+METRIC, DIRECTION, STUDY = "suite.metric", "suite.direction", "suite.study"
+
+
+def default_tracking_uri() -> str:
+    """$MLFLOW_TRACKING_URI, else a SQLite store under the results directory."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    root = settings.results_dir().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def flatten(doc: Any, prefix: str = "") -> dict[str, str]:
+    """Nested spec -> {'model.layers.0.conv1d.filters': '32', ...} (MLflow params are strings)."""
+    out: dict[str, str] = {}
+    if isinstance(doc, Mapping):
+        for k, v in doc.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(doc, list) and doc and any(isinstance(v, Mapping | list) for v in doc):
+        for i, v in enumerate(doc):
+            out.update(flatten(v, f"{prefix}.{i}"))
+    else:
+        out[prefix] = json.dumps(doc) if isinstance(doc, list | type(None)) else str(doc)
+    return out
+
+
+def _key(name: str) -> str:
+    """An MLflow-safe name: `layers[0]` -> `layers.0`, other odd characters -> `_`."""
+    name = re.sub(r"\[(\d+)\]", r".\1", name)
+    return re.sub(r"[^A-Za-z0-9_\-. :/]", "_", name)[:250]
+
+
+class Tracker:
+    """Writes one benchmark's runs through an MlflowClient (no global MLflow state)."""
+
+    def __init__(self, experiment: str, tracking_uri: str | None = None) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.uri = tracking_uri or default_tracking_uri()
+        self.client = MlflowClient(self.uri)
+        exp = self.client.get_experiment_by_name(experiment)
+        if exp is None:
+            location = None
+            if self.uri.startswith("sqlite:"):
+                location = (settings.results_dir().resolve() / "artifacts" / experiment).as_uri()
+            self.experiment_id = self.client.create_experiment(
+                experiment, artifact_location=location
+            )
+        else:
+            if exp.lifecycle_stage == "deleted":
+                self.client.restore_experiment(exp.experiment_id)
+            self.experiment_id = exp.experiment_id
+
+    def set_experiment_tags(self, tags: Mapping[str, str]) -> None:
+        for k, v in tags.items():
+            self.client.set_experiment_tag(self.experiment_id, k, v)
+
+    def candidate_run(self, candidate: str, tags: Mapping[str, str]) -> str:
+        """The candidate's parent run: reopened when it exists (resume), else created."""
+        found = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{KIND}` = 'candidate' and tags.`{CANDIDATE}` = '{candidate}'",
+            max_results=1,
+        )
+        if found:
+            run_id = found[0].info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+        else:
+            run = self.client.create_run(
+                self.experiment_id,
+                run_name=candidate,
+                tags={KIND: "candidate", CANDIDATE: candidate, **tags},
+            )
+            run_id = run.info.run_id
+        return run_id
+
+    def child_run(self, parent: str, name: str, tags: Mapping[str, str]) -> str:
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=name,
+            tags={"mlflow.parentRunId": parent, **tags},
+        )
+        return run.info.run_id
+
+    def end_stale_children(self, parent: str) -> int:
+        """Children left RUNNING by a killed process are ended as KILLED; returns how many."""
+        stale = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=(
+                f"tags.`mlflow.parentRunId` = '{parent}' and attributes.status = 'RUNNING'"
+            ),
+        )
+        for run in stale:
+            self.client.set_tag(run.info.run_id, STATE, "FAIL")
+            self.client.set_tag(run.info.run_id, ERROR, "interrupted: its process ended mid-run")
+            self.client.set_terminated(run.info.run_id, status="KILLED")
+        return len(stale)
+
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(_key(k), str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i : i + 100])
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        for i in range(0, len(items), 1000):
+            self.client.log_batch(run_id, metrics=items[i : i + 1000])
+
+    def log_history(self, run_id: str, history: Mapping[str, Iterable[float]]) -> None:
+        for key, values in history.items():
+            for step, v in enumerate(values):
+                self.log_metrics(run_id, {key: v}, step)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        for k, v in tags.items():
+            self.client.set_tag(run_id, k, v)
+
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self.client.log_text(run_id, text, path)
+
+    def log_model(self, run_id: str, model: Any) -> None:
+        """Save `model` as model/model.keras in the run's artifacts."""
+        with tempfile.TemporaryDirectory() as tmp:
+            file = Path(tmp) / "model.keras"
+            model.save(file)
+            self.client.log_artifact(run_id, str(file), "model")
+
+    def end(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+
+def epoch_logger(tracker: Tracker, run_id: str) -> Any:
+    """A Keras callback that logs every epoch's metrics (one batch call per epoch)."""
+    import keras
+
+    class EpochMetrics(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+            if logs:
+                tracker.log_metrics(run_id, {k: float(v) for k, v in logs.items()}, step=epoch)
+
+    return EpochMetrics()
