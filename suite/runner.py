@@ -272,7 +272,8 @@ def run_candidate(ctx: Context, cand: CandidateSpec, trials: int, storage: str) 
     elif known != ctx.hash:
         raise RunError(
             f"the study {study_name!r} was made by a different spec "
-            f"(hash {known}, now {ctx.hash}); rename the benchmark, or delete its results with `suite delete {bench.name}`"
+            f"(hash {known}, now {ctx.hash}); rename the benchmark, "
+            f"or delete its results with `suite delete {bench.name}`"
         )
     ctx.tracker.set_tags(parent, {track.STUDY: study_name})
     stale = fail_stale(study)
