@@ -22,11 +22,11 @@ def _hints(name: str) -> dict[str, Any]:
     return typing.get_type_hints(BLOCKS.get(name))
 
 
-def _bind(value: Any, ann: Any, where: str) -> Any:
+def _bind(value: Any, ann: Any, where: str, after: Any = None) -> Any:
     if ann is Stack:
-        return lambda x: apply_stack(x, value, where)
+        return lambda x: apply_stack(x, value, where, after)
     if get_origin(ann) is list and get_args(ann) == (Stack,):
-        return [_bind(v, Stack, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_bind(v, Stack, f"{where}[{i}]", after) for i, v in enumerate(value)]
     if ann is One:
 
         def make(**overrides: Any) -> Any:
@@ -34,15 +34,15 @@ def _bind(value: Any, ann: Any, where: str) -> Any:
             for k, v in overrides.items():
                 if k in params and params[k] is None:
                     params[k] = v
-            return BLOCKS.get(name)(**_kwargs(name, params, where))
+            return BLOCKS.get(name)(**_kwargs(name, params, where, after))
 
         return make
     return value
 
 
-def _kwargs(name: str, params: dict[str, Any], where: str) -> dict[str, Any]:
+def _kwargs(name: str, params: dict[str, Any], where: str, after: Any) -> dict[str, Any]:
     hints = _hints(name)
-    return {k: _bind(v, hints.get(k), f"{where}.{name}.{k}") for k, v in params.items()}
+    return {k: _bind(v, hints.get(k), f"{where}.{name}.{k}", after) for k, v in params.items()}
 
 
 def apply_layer(x: Any, layer: Any, where: str, next_layer: Any = None) -> Any:
@@ -51,7 +51,7 @@ def apply_layer(x: Any, layer: Any, where: str, next_layer: Any = None) -> Any:
     if params.get("return_sequences", False) is None:
         params["return_sequences"] = tag_of(next_layer) in SEQUENCE_CONSUMERS
     try:
-        return BLOCKS.get(name)(**_kwargs(name, params, where))(x)
+        return BLOCKS.get(name)(**_kwargs(name, params, where, next_layer))(x)
     except BuildError:
         raise
     except (ValueError, TypeError) as e:
@@ -59,10 +59,12 @@ def apply_layer(x: Any, layer: Any, where: str, next_layer: Any = None) -> Any:
         raise BuildError(f"{where} ({name}) on input of shape {shape}: {e}") from None
 
 
-def apply_stack(x: Any, layers: Sequence[Any], where: str = "model.layers") -> Any:
-    """Apply a list of layer specs in order."""
+def apply_stack(
+    x: Any, layers: Sequence[Any], where: str = "model.layers", after: Any = None
+) -> Any:
+    """Apply a list of layer specs in order; `after` is the layer that follows the stack."""
     for i, layer in enumerate(layers):
-        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        nxt = layers[i + 1] if i + 1 < len(layers) else after
         x = apply_layer(x, layer, f"{where}[{i}]", nxt)
     return x
 

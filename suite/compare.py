@@ -91,6 +91,9 @@ def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
             row["train_time_s"] = _f(best.get("metrics.train_time_s"))
             row["best_params"] = json.loads(best.get("tags.suite.params") or "{}")
         seeds = runs[(kind == "seed") & (cand == name) & (state == "COMPLETE")]
+        best_trial = parent.get("tags.suite.best_trial")
+        if isinstance(best_trial, str) and "tags.suite.best_trial" in seeds:
+            seeds = seeds[seeds["tags.suite.best_trial"] == best_trial]
         if not seeds.empty and f"metrics.{test_metric}" in seeds:
             vals = seeds[f"metrics.{test_metric}"].astype(float)
             row["test_mean"], row["seeds"] = float(vals.mean()), len(vals)

@@ -207,6 +207,7 @@ def _seed_runs(ctx: Context, cand: CandidateSpec, parent: str, study: Any) -> No
         f"and attributes.status = 'FINISHED' and tags.`suite.best_trial` = '{best.number}'",
     )
     have = {r.data.tags.get(track.SEED) for r in done}
+    ctx.tracker.set_tags(parent, {"suite.best_trial": str(best.number)})
     concrete = cand.concrete(best.params)
     for seed in ctx.bench.seed_list:
         if str(seed) in have:
@@ -243,20 +244,6 @@ def run_candidate(ctx: Context, cand: CandidateSpec, trials: int, storage: str) 
     bench = ctx.bench
     tags = {track.FAMILY: cand.model.family, track.CANDIDATE: cand.name}
     ctx.tags = {**ctx.tags, **tags}
-    parent = ctx.tracker.candidate_run(cand.name, ctx.tags)
-    ctx.tracker.end_stale_children(parent)
-    doc = cand.document()
-    doc["model"].pop("space", None)
-    ctx.tracker.log_params(parent, track.flatten(doc))
-    ctx.tracker.set_tags(
-        parent,
-        {
-            "suite.space": json.dumps(
-                {k: v.model_dump(mode="json", by_alias=True) for k, v in cand.space.items()}
-            )[:5000]
-        },
-    )
-    ctx.tracker.log_text(parent, bench_yaml(bench), "spec/benchmark.yaml")
     study_name = f"{bench.name}/{cand.name}"
     study = open_study(
         study_name,
@@ -275,6 +262,20 @@ def run_candidate(ctx: Context, cand: CandidateSpec, trials: int, storage: str) 
             f"(hash {known}, now {ctx.hash}); rename the benchmark, "
             f"or delete its results with `suite delete {bench.name}`"
         )
+    parent = ctx.tracker.candidate_run(cand.name, ctx.tags)
+    ctx.tracker.end_stale_children(parent)
+    doc = cand.document()
+    doc["model"].pop("space", None)
+    ctx.tracker.log_params(parent, track.flatten(doc))
+    ctx.tracker.set_tags(
+        parent,
+        {
+            "suite.space": json.dumps(
+                {k: v.model_dump(mode="json", by_alias=True) for k, v in cand.space.items()}
+            )[:5000]
+        },
+    )
+    ctx.tracker.log_text(parent, bench_yaml(bench), "spec/benchmark.yaml")
     ctx.tracker.set_tags(parent, {track.STUDY: study_name})
     stale = fail_stale(study)
     if stale:

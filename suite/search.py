@@ -60,8 +60,8 @@ def fail_stale(study: Any) -> list[int]:
 
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in stale:
-        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         study._storage.set_trial_system_attr(t._trial_id, "fail_reason", "interrupted")
+        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
     return [t.number for t in stale]
 
 
