@@ -115,53 +115,55 @@ def _cell(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     if isinstance(value, dict):
-        return ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in value.items())
+        return ", ".join(f"{k}={_short(v)}" for k, v in value.items())
     return str(value)
+
+
+def _count(v: Any) -> str:
+    return f"{int(v):,}" if isinstance(v, int | float) and not math.isnan(v) else "-"
 
 
 def _short(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
-def display_rows(frame: Any) -> tuple[list[str], list[list[str]]]:
-    """Header and string cells for a human-readable table."""
+def display_rows(frame: Any, wide: bool = True) -> tuple[list[str], list[list[str]]]:
+    """Header and string cells for a human-readable table (best params only when wide)."""
     m, t = frame.attrs.get("metric", "val"), frame.attrs.get("test_metric", "test")
     header = [
         "#",
         "candidate",
         "family",
-        f"best {m}",
-        f"{t} (mean ± std, seeds)",
+        m.replace("_", " "),
+        t.replace("_", " ") + " (n)",
         "params",
         "epochs",
         "train s",
-        "trials c/p/f",
+        "c/p/f",
         "epochs used",
-        "best params",
     ]
+    if wide:
+        header.append("best params")
     rows = []
     for i, r in frame.iterrows():
         test = "-"
-        if (
-            not (isinstance(r["test_mean"], float) and math.isnan(r["test_mean"]))
-            and r["test_mean"] is not None
-        ):
-            test = f"{r['test_mean']:.4f} ± {_cell(r['test_std'])} (n={int(r['seeds'])})"
-        rows.append(
-            [
-                str(i + 1),
-                str(r["candidate"]),
-                _cell(r["family"]),
-                _cell(r["best_val"]),
-                test,
-                _cell(r["params"]),
-                _cell(r["epochs"]),
-                _cell(r["train_time_s"], 1),
-                f"{r['trials_complete']}/{r['trials_pruned']}/{r['trials_failed']}",
-                _cell(r["epochs_total"]),
-                _cell(r["best_params"]),
-            ]
-        )
+        if isinstance(r["test_mean"], float) and not math.isnan(r["test_mean"]):
+            test = f"{r['test_mean']:.4f}±{_cell(r['test_std'])} ({int(r['seeds'])})"
+        row = [
+            str(i + 1),
+            str(r["candidate"]),
+            _cell(r["family"]),
+            _cell(r["best_val"]),
+            test,
+            _count(r["params"]),
+            _cell(r["epochs"]),
+            _cell(r["train_time_s"], 1),
+            f"{r['trials_complete']}/{r['trials_pruned']}/{r['trials_failed']}",
+            _cell(r["epochs_total"]),
+        ]
+        if wide:
+            row.append(_cell(r["best_params"]))
+        rows.append(row)
     return header, rows
 
 
@@ -190,15 +192,27 @@ def render(frame: Any, console: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    header, rows = display_rows(frame)
+    header, rows = display_rows(frame, wide=False)
     table = Table(
         title=escape(
             f"{frame.attrs.get('benchmark', '')}: ranked by best "
             f"{frame.attrs.get('metric')} ({frame.attrs.get('direction')})"
         )
     )
-    for h in header:
-        table.add_column(escape(h), overflow="fold")
+    for i, h in enumerate(header):
+        width = max([len(r[i]) for r in rows] + [1])
+        table.add_column(escape(h), overflow="fold", min_width=width if i < 5 else None)
     for row in rows:
         table.add_row(*(escape(c) for c in row))
     console.print(table)
+    for _, r in frame.iterrows():
+        if isinstance(r["best_params"], dict) and r["best_params"]:
+            console.print(
+                f"  {escape(str(r['candidate']))}: {escape(_cell(r['best_params']))}",
+                highlight=False,
+            )
+    console.print(
+        "  c/p/f = completed/pruned/failed trials; best = validation, "
+        "test = the best configuration re-trained on each seed",
+        style="dim",
+    )

@@ -203,7 +203,7 @@ def test_pruning_stops_a_hopeless_trial(results: Path, tmp_path: Path) -> None:
     run(bench, only=["cnn"], trials=2)
     trials = _study("cnn").trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.PRUNED]
-    pruned = [r for r in _runs(_client(), "trial") if r.data.tags["suite.trial"] == "1"][0]
+    pruned = next(r for r in _runs(_client(), "trial") if r.data.tags["suite.trial"] == "1")
     assert pruned.data.tags["suite.state"] == "PRUNED"
     assert pruned.info.status == "FINISHED"
     assert pruned.data.metrics["epochs"] < 3  # epochs were saved

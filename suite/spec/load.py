@@ -23,9 +23,24 @@ class _Sources:
     main: Document
     extended: list[tuple[Loc, Document]] = field(default_factory=list)
     overrides: list[tuple[Loc, str]] = field(default_factory=list)
+    merged: Any = None
+
+    def clean(self, loc: Loc) -> Loc:
+        """Drop the parts of a validation loc that are not in the document (union tags)."""
+        if self.merged is None or not loc:
+            return loc
+        node, out = self.merged, []
+        for part in loc[:-1]:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+                out.append(part)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+                out.append(part)
+        return (*out, loc[-1])
 
     def place(self, problem: Problem) -> Problem:
-        loc = problem.loc
+        loc = self.clean(problem.loc)
         for prefix, text in self.overrides:
             if loc[: len(prefix)] == prefix:
                 return Problem(loc, f"{problem.message} (from --set {text})", file=self.main.path)
@@ -126,6 +141,7 @@ def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> t
         except PathError as e:
             raise SpecError([Problem(("--set",), str(e))]) from None
         sources.overrides.append((parts, text))
+    sources.merged = data
     return data, sources
 
 
