@@ -31,10 +31,9 @@ class _Sources:
             return loc
         node, out = self.merged, []
         for part in loc[:-1]:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-                out.append(part)
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+            ):
                 node = node[part]
                 out.append(part)
         return (*out, loc[-1])
