@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from suite import __version__
+
 
 def _fail(message: str, code: int = 2) -> None:
     click.echo(f"error: {message}", err=True)
@@ -51,7 +53,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="suite")
+@click.version_option(version=__version__, prog_name="suite")
 @click.option(
     "--results-dir",
     type=click.Path(file_okay=False),

@@ -151,20 +151,11 @@ def test_unknown_key_in_block_params_did_you_mean(tmp_path: Path) -> None:
     assert "kernel_size" in p.message  # the valid keys are listed
 
 
-@pytest.mark.xfail(
-    reason="BUG: Problem.loc keeps pydantic's union tags (candidates.named.cnn..."
-    "conv1d.conv1d.filtres): the printed path is not a path of the spec",
-    strict=True,
-)
 def test_unknown_key_in_block_params_path_is_the_spec_path(tmp_path: Path) -> None:
     p = one_problem(write(tmp_path, ("{filters: 16,", "{filtres: 16,")))
     assert format_path(p.loc) == "candidates.cnn.model.layers[0].conv1d.filtres"
 
 
-@pytest.mark.xfail(
-    reason="BUG: Problem.loc keeps pydantic's union tags (data.digits.val_fraction)",
-    strict=True,
-)
 def test_dataset_option_path_is_the_spec_path(tmp_path: Path) -> None:
     p = one_problem(write(tmp_path, ("val_fraction: 0.2", "val_fraction: 1.5")))
     assert p.loc == ("data", "val_fraction")
@@ -594,11 +585,6 @@ def test_extended_file_check_error_names_that_file(tmp_path: Path) -> None:
     assert "'filterz' is not in" in p.message
 
 
-@pytest.mark.xfail(
-    reason="BUG: a schema error inside an extended file is reported at the benchmark's "
-    "`extends` line: _Sources.place compares loc prefixes that contain union tags",
-    strict=True,
-)
 def test_extended_file_schema_error_names_that_file(tmp_path: Path) -> None:
     model = write(tmp_path, ("{filters: 16,", "{filtres: 16,"), name="models/cnn.yaml", text=MODEL)
     p = one_problem(model_bench(tmp_path, "models/cnn.yaml"))
@@ -637,11 +623,6 @@ def test_set_flow_value(tmp_path: Path) -> None:
     assert bench.search.sampler.random.seed == 3
 
 
-@pytest.mark.xfail(
-    reason="BUG: --set cannot reach a search dimension: the dotted key "
-    "'train.optimizer.adam.learning_rate' of search.space is split into nested keys",
-    strict=True,
-)
 def test_set_search_space_dimension(tmp_path: Path) -> None:
     override = "search.space.train.optimizer.adam.learning_rate={float: [1.0e-3, 2.0e-3]}"
     bench = load(write(tmp_path), [override])
@@ -657,11 +638,6 @@ def test_set_bad_value_names_the_override(tmp_path: Path) -> None:
     assert p.message.endswith("(from --set train.epochs=abc)")
 
 
-@pytest.mark.xfail(
-    reason="BUG: an invalid --set value under a union (data, blocks, candidates) is blamed "
-    "on the file's line instead of the override: union tags in loc defeat the prefix match",
-    strict=True,
-)
 def test_set_bad_value_under_union_names_the_override(tmp_path: Path) -> None:
     p = one_problem(write(tmp_path), ("data.val_fraction=1.5",))
     assert p.message.endswith("(from --set data.val_fraction=1.5)")
@@ -681,11 +657,6 @@ def test_set_index_out_of_range_is_a_spec_error(tmp_path: Path) -> None:
     assert "9" in p.message and "3 items" in p.message
 
 
-@pytest.mark.xfail(
-    reason="BUG: set_path reports a missing index as \"'[9]': 9 is not in the top level\": "
-    "the override's full path and the list it indexes are lost",
-    strict=True,
-)
 def test_set_index_out_of_range_names_the_list(tmp_path: Path) -> None:
     p = one_problem(write(tmp_path), ("candidates.cnn.model.layers[9].conv1d.filters=8",))
     assert "candidates.cnn.model.layers" in p.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from suite.spec.candidates import candidates
-from suite.spec.errors import Loc, Problem
+from suite.spec.errors import Loc, Problem, describe, doc_loc
 from suite.spec.schema import Benchmark
 from suite.spec.space import PathError, corners, format_path, get_path, parse_path
 from suite.tasks import TASKS
@@ -63,13 +63,13 @@ def check(bench: Benchmark) -> list[Problem]:
                 try:
                     cand.concrete({path: value})
                 except ValidationError as e:
-                    err = e.errors()[0]
-                    where = format_path(tuple(err["loc"]))
+                    loc_, msg = describe(e.errors()[0])  # type: ignore[arg-type]
+                    where = format_path(doc_loc(doc, loc_))
                     problems.append(
                         Problem(
                             loc,
                             f"candidate {cand.name!r}: the value {value!r} "
-                            f"of this dimension is invalid at {where}: {err['msg']}",
+                            f"of this dimension is invalid at {where}: {msg}",
                         )
                     )
                     break

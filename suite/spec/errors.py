@@ -46,6 +46,20 @@ class SpecError(Exception):
         return "\n".join([head, *(f"  {p}" for p in self.problems)])
 
 
+def doc_loc(data: Any, loc: Loc) -> Loc:
+    """Drop the parts of a validation loc that are not in the document (union tags)."""
+    if data is None or not loc:
+        return loc
+    node, out = data, []
+    for part in loc[:-1]:
+        in_map = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_map or in_list:
+            node = node[part]
+            out.append(part)
+    return (*out, loc[-1])
+
+
 def _received(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -58,9 +72,12 @@ def describe(err: dict[str, Any]) -> tuple[Loc, str]:
     if kind == "unknown_key":
         return (*loc, ctx["field"]), err["msg"]
     if kind == "unknown_component":
-        family, names = ctx.get("family"), ctx.get("names", "")
-        if family is None:  # raised by a field validator with its own message
+        from suite.spec.signature import FAMILY_NAMES
+
+        family = str(err["msg"]).removeprefix("unknown ")
+        if family not in FAMILY_NAMES:  # raised by a field validator with its own message
             return loc, err["msg"]
+        names = ", ".join(FAMILY_NAMES[family])
         if isinstance(value, dict) and len(value) != 1:
             keys = ", ".join(map(str, value)) or "none"
             return loc, (

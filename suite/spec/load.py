@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from suite.spec.document import Document, read
-from suite.spec.errors import Loc, Problem, SpecError, describe
+from suite.spec.errors import Loc, Problem, SpecError, describe, doc_loc
 from suite.spec.space import PathError, format_path, parse_path, set_path
 
 
@@ -25,21 +25,8 @@ class _Sources:
     overrides: list[tuple[Loc, str]] = field(default_factory=list)
     merged: Any = None
 
-    def clean(self, loc: Loc) -> Loc:
-        """Drop the parts of a validation loc that are not in the document (union tags)."""
-        if self.merged is None or not loc:
-            return loc
-        node, out = self.merged, []
-        for part in loc[:-1]:
-            if (isinstance(node, dict) and part in node) or (
-                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-            ):
-                node = node[part]
-                out.append(part)
-        return (*out, loc[-1])
-
     def place(self, problem: Problem) -> Problem:
-        loc = self.clean(problem.loc)
+        loc = doc_loc(self.merged, problem.loc)
         for prefix, text in self.overrides:
             if loc[: len(prefix)] == prefix:
                 return Problem(loc, f"{problem.message} (from --set {text})", file=self.main.path)
@@ -105,7 +92,10 @@ def parse_override(text: str) -> tuple[tuple[str | int, ...], Any]:
     if not sep or not path.strip():
         raise SpecError([Problem(("--set",), f"expected path=value, received {text!r}")])
     try:
-        parts = parse_path(path.strip())
+        path = path.strip()
+        head, sep, key = f".{path}".partition(".space.")
+        prefix = parse_path(head[1:]) if head else ()
+        parts = (*prefix, "space", key) if sep and key else parse_path(path)
         value = YAML(typ="safe", pure=True).load(io.StringIO(raw)) if raw.strip() else ""
     except PathError as e:
         raise SpecError([Problem(("--set",), str(e))]) from None

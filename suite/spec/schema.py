@@ -59,8 +59,19 @@ class ModelSpec(Strict):
     extends: str | None = Field(None, description="a model spec file this one builds on")
     family: str = Field("custom", description="cnn, rnn, hybrid, mlp, ... (shown in leaderboards)")
     description: str = ""
-    layers: list[Layer] = Field(min_length=1)  # type: ignore[valid-type]
+    layers: list[Layer] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="required, here or in the extended file"
+    )
     space: dict[str, Param] = Field(default_factory=dict)
+
+    @field_validator("layers")
+    @classmethod
+    def _some_layers(cls, v: list[Any]) -> list[Any]:
+        if not v:
+            raise PydanticCustomError(
+                "no_layers", "a model needs at least one layer (here or in its extends file)"
+            )
+        return v
 
 
 class EarlyStopping(Strict):
@@ -169,6 +180,7 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length
 class Benchmark(Strict):
     """A head-to-head benchmark: candidates trained and searched under one budget."""
 
+    extends: str | None = Field(None, description="a benchmark file this one builds on")
     name: Name
     description: str = ""
     task: str = "classification"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model
 
@@ -17,6 +17,8 @@ from suite.registry import Registry
 from suite.spec.base import Strict
 
 Substitute = Callable[[Any], Any]
+
+FAMILY_NAMES: dict[str, tuple[str, ...]] = {}  # family -> registered names, for messages
 
 
 def _identity(ann: Any) -> Any:
@@ -76,9 +78,12 @@ def tagged_union(registry: Registry[Any], family: str, substitute: Substitute = 
         tag_of,
         custom_error_type="unknown_component",
         custom_error_message=f"unknown {family}",
-        custom_error_context={"family": family, "names": ", ".join(n for n, _ in registry.items())},
     )
-    return Annotated[Union[tuple(members)], disc, BeforeValidator(_normalize)]  # noqa: UP007
+    FAMILY_NAMES[family] = tuple(n for n, _ in registry.items())
+    union = Annotated[Union[tuple(members)], disc]  # noqa: UP007
+    names = tuple(n for n, _ in registry.items())
+    written = Union[Literal[names], union]  # noqa: UP007  (the bare name is allowed too)
+    return Annotated[union, BeforeValidator(_normalize, json_schema_input_type=written)]
 
 
 def unwrap(value: Strict) -> tuple[str, dict[str, Any]]:

@@ -66,9 +66,7 @@ def set_path(doc: Any, parts: tuple[str | int, ...], value: Any, *, create: bool
     for i, p in enumerate(parts[:-1]):
         if create and isinstance(node, dict) and p not in node:
             node[p] = {}
-        node = get_path(node, (p,)) if not isinstance(node, dict) or p in node else None
-        if node is None:
-            raise PathError(f"{format_path(parts)!r}: {format_path(parts[: i + 1])!r} not found")
+        node = get_path(doc, parts[: i + 1])
     last = parts[-1]
     if (isinstance(node, dict) and isinstance(last, str) and (create or last in node)) or (
         isinstance(node, list) and isinstance(last, int) and -len(node) <= last < len(node)
