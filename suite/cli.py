@@ -62,9 +62,11 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 )
 def main(results_dir: str | None) -> None:
     """Declarative head-to-head benchmarks of Keras architectures (Optuna + MLflow)."""
+    import logging
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     if results_dir:
         os.environ["SUITE_RESULTS_DIR"] = results_dir
 
