@@ -52,6 +52,13 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _console() -> Any:
+    """A rich console; wide when the output is not a terminal (logs, CI)."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=__version__, prog_name="suite")
 @click.option(
@@ -175,7 +182,6 @@ def run(
     quiet: bool,
 ) -> None:
     """Run a benchmark; rerunning the same command resumes it."""
-    from rich.console import Console
 
     from suite.spec.load import load
     from suite.spec.schema import Benchmark
@@ -183,7 +189,7 @@ def run(
     bench = load(spec, overrides)
     if not isinstance(bench, Benchmark):
         _fail(f"{spec} is a model spec; `suite run` needs a benchmark spec (with candidates)")
-    console = Console()
+    console = _console()
     if dry_run:
         from suite.manage import dry_run as show
 
@@ -223,13 +229,12 @@ def run(
 @user_errors
 def compare(benchmark: str, fmt: str, output: Path | None, tracking_uri: str | None) -> None:
     """Print the leaderboard of a benchmark, read back from MLflow."""
-    from rich.console import Console
 
     from suite import compare as cmp
 
     frame = cmp.leaderboard(benchmark, tracking_uri)
     if fmt == "table" and output is None:
-        cmp.render(frame, Console())
+        cmp.render(frame, _console())
         return
     writers = {
         "csv": cmp.to_csv,
