@@ -99,21 +99,10 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
     from rich.table import Table
 
     from suite.build import build_model, trainable_params
-    from suite.data import prepare
-    from suite.runner import _select
+    from suite.runner import _select, load_data
     from suite.tasks import TASKS
 
-    data_params = bench.data.model_dump(
-        exclude={"name", "val_fraction", "test_fraction", "max_examples", "split_seed"}
-    )
-    data = prepare(
-        bench.data.name,
-        data_params,
-        val_fraction=bench.data.val_fraction,
-        test_fraction=bench.data.test_fraction,
-        max_examples=bench.data.max_examples,
-        seed=bench.data.split_seed,
-    )
+    data = load_data(bench)
     task = TASKS.get(bench.task)
     budget = trials or bench.search.trials
     table = Table(

@@ -332,6 +332,19 @@ def bench_yaml(bench: Benchmark) -> str:
     return buf.getvalue()
 
 
+def load_data(bench: Benchmark) -> Dataset:
+    """The benchmark's dataset with its fixed splits (loaded once per process)."""
+    common = {"name", "val_fraction", "test_fraction", "max_examples", "split_seed"}
+    return prepare(
+        bench.data.name,
+        bench.data.model_dump(exclude=common),
+        val_fraction=bench.data.val_fraction,
+        test_fraction=bench.data.test_fraction,
+        max_examples=bench.data.max_examples,
+        seed=bench.data.split_seed,
+    )
+
+
 def run(
     bench: Benchmark,
     *,
@@ -344,17 +357,7 @@ def run(
     """Run (or resume) every selected candidate's search; results land in MLflow and Optuna."""
     reporter = reporter or Reporter()
     chosen = _select(bench, only)
-    data_params = bench.data.model_dump(
-        exclude={"name", "val_fraction", "test_fraction", "max_examples", "split_seed"}
-    )
-    data = prepare(
-        bench.data.name,
-        data_params,
-        val_fraction=bench.data.val_fraction,
-        test_fraction=bench.data.test_fraction,
-        max_examples=bench.data.max_examples,
-        seed=bench.data.split_seed,
-    )
+    data = load_data(bench)
     tracker = track.Tracker(bench.name, tracking_uri)
     h = spec_hash(bench)
     tracker.set_experiment_tags(
