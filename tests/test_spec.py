@@ -794,3 +794,21 @@ def test_registry_miss_lists_names_with_did_you_mean() -> None:
         "unknown widget 'alpah'. Did you mean 'alpha'? Expected one of: alpha, beta, gamma"
     )
     assert reg.unknown("zzz") == "unknown widget 'zzz'. Expected one of: alpha, beta, gamma"
+
+
+@pytest.mark.parametrize("kind", ["benchmark", "model"])
+def test_committed_editor_schemas_are_current(kind: str) -> None:
+    """specs/schema/*.schema.json must be what `suite schema` prints today."""
+    import json
+
+    from suite.spec.schema import Benchmark, ModelSpec
+
+    model = Benchmark if kind == "benchmark" else ModelSpec
+    expected = {
+        **model.model_json_schema(),
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+    }
+    path = Path(__file__).resolve().parents[1] / "specs" / "schema" / f"{kind}.schema.json"
+    assert json.loads(path.read_text()) == expected, (
+        f"regenerate with: suite schema --kind {kind} > {path.relative_to(path.parents[2])}"
+    )

@@ -1,0 +1,70 @@
+"""Every registered sampler and pruner meets the same contract through the spec."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from suite.search import Pruned, open_study, run_search
+from suite.spec.schema import Search
+from suite.spec.space import FloatRange, IntRange
+from suite.strategies import PRUNERS, SAMPLERS
+
+SPACE = {
+    "x": FloatRange.model_validate({"float": [-2.0, 2.0]}),
+    "n": IntRange.model_validate({"int": [1, 8]}),
+}
+
+
+def _objective(trial, params):
+    value = (params["x"] - 0.5) ** 2 + params["n"] / 10
+    for step in range(4):
+        trial.report(value + (3 - step), step)
+        if trial.should_prune():
+            raise Pruned(step, value)
+    return value
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_sampler_runs_a_budget_from_the_spec(sampler: str, tmp_path) -> None:
+    search = Search.model_validate({"sampler": sampler, "pruner": "none", "metric": "val_loss"})
+    study = open_study(
+        f"s-{sampler}",
+        f"sqlite:///{tmp_path / 'o.db'}",
+        sampler=search.sampler,
+        pruner=search.pruner,
+        direction="minimize",
+        seed=3,
+    )
+    outcomes = run_search(study, SPACE, _objective, trials=4, enqueue={"x": 0.5, "n": 1})
+    assert [o.state for o in outcomes] == ["COMPLETE"] * 4
+    assert study.trials[0].params == {"x": 0.5, "n": 1}
+    assert all(-2 <= o.params["x"] <= 2 and 1 <= o.params["n"] <= 8 for o in outcomes)
+    assert math.isclose(study.best_value, 0.1)
+
+
+@pytest.mark.parametrize("pruner", list(PRUNERS))
+def test_pruner_is_built_from_the_spec_and_budget_counts_pruned(pruner: str, tmp_path) -> None:
+    search = Search.model_validate({"pruner": pruner, "sampler": "random", "metric": "val_loss"})
+    study = open_study(
+        f"p-{pruner}",
+        f"sqlite:///{tmp_path / 'o.db'}",
+        sampler=search.sampler,
+        pruner=search.pruner,
+        direction="minimize",
+        seed=0,
+    )
+    outcomes = run_search(study, SPACE, _objective, trials=8)
+    assert len(outcomes) == 8  # completed and pruned trials both count
+    states = {o.state for o in outcomes}
+    assert states <= {"COMPLETE", "PRUNED"}
+    if pruner == "none":
+        assert states == {"COMPLETE"}
+
+
+def test_unknown_sampler_option_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="n_startup_trails"):
+        Search.model_validate({"sampler": {"tpe": {"n_startup_trails": 3}}})
