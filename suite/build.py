@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, get_args, get_origin
 
 from suite.blocks import BLOCKS, SEQUENCE_CONSUMERS, One, Stack
@@ -93,6 +93,3 @@ def trainable_params(model: Any) -> int:
     import math
 
     return int(sum(math.prod(w.shape) for w in model.trainable_weights))
-
-
-Builder = Callable[..., Any]
