@@ -9,53 +9,9 @@ import numpy as np
 import pytest
 
 from suite.blocks import BLOCKS
+from suite.blocks.base import EXAMPLES, SEQ
 from suite.spec.schema import ModelSpec
 from suite.tasks import TASKS
-
-SEQ = (12, 3)
-IMG = (8, 8, 2)
-
-# block -> (input shape, layers around it); every registered block needs an entry.
-EXAMPLES: dict[str, tuple[tuple[int, ...], list[Any]]] = {
-    "dense": (SEQ, ["flatten", {"dense": {"units": 5}}]),
-    "dropout": (SEQ, [{"dropout": {"rate": 0.3}}, "flatten"]),
-    "spatial_dropout": (IMG, [{"spatial_dropout": {"rate": 0.2}}, "flatten"]),
-    "batchnorm": (IMG, ["batchnorm", "flatten"]),
-    "layernorm": (SEQ, ["layernorm", "flatten"]),
-    "activation": (SEQ, [{"activation": {"fn": "tanh"}}, "flatten"]),
-    "flatten": (IMG, ["flatten"]),
-    "reshape": (IMG, [{"reshape": {"shape": [8, 16]}}, {"gru": {"units": 4}}]),
-    "parallel": (
-        SEQ,
-        [
-            {"parallel": {"branches": [[{"conv1d": {"filters": 4}}], [{"lstm": {"units": 4}}]]}},
-            "global_max_pool",
-        ],
-    ),
-    "residual": (SEQ, [{"residual": {"layers": [{"conv1d": {"filters": 6}}]}}, "flatten"]),
-    "time_distributed": (
-        (4, 8, 8, 1),
-        [
-            {"time_distributed": {"layers": [{"conv2d": {"filters": 4}}, "global_avg_pool"]}},
-            {"lstm": {"units": 4}},
-        ],
-    ),
-    "bidirectional": (
-        SEQ,
-        [{"bidirectional": {"layer": {"gru": {"units": 4}}}}, {"lstm": {"units": 3}}],
-    ),
-    "conv1d": (SEQ, [{"conv1d": {"filters": 4, "kernel_size": 3}}, "flatten"]),
-    "conv2d": (IMG, [{"conv2d": {"filters": 4, "kernel_size": 3}}, "flatten"]),
-    "max_pool1d": (SEQ, ["max_pool1d", "flatten"]),
-    "avg_pool1d": (SEQ, ["avg_pool1d", "flatten"]),
-    "max_pool2d": (IMG, ["max_pool2d", "flatten"]),
-    "avg_pool2d": (IMG, ["avg_pool2d", "flatten"]),
-    "global_avg_pool": (IMG, ["global_avg_pool"]),
-    "global_max_pool": (SEQ, ["global_max_pool"]),
-    "simple_rnn": (SEQ, [{"simple_rnn": {"units": 4}}]),
-    "lstm": (SEQ, [{"lstm": {"units": 4}}, {"lstm": {"units": 4}}]),
-    "gru": (SEQ, [{"gru": {"units": 4, "recurrent_dropout": 0.1}}]),
-}
 
 
 def test_every_block_has_an_example() -> None:

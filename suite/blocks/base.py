@@ -52,13 +52,22 @@ Activation = (
 # returns sequences unless its spec says otherwise.
 SEQUENCE_CONSUMERS: set[str] = set()
 
+# An input shape (without the batch axis) and a small stack that uses the block: the
+# contract test builds, trains and round-trips every example, and the docs show it.
+Example = tuple[tuple[int, ...], list[Any]]
+EXAMPLES: dict[str, Example] = {}
 
-def block(name: str, *, consumes_sequence: bool = False) -> Callable[[Any], Any]:
-    """Register a block under `name`."""
+SEQ: tuple[int, ...] = (12, 3)
+IMG: tuple[int, ...] = (8, 8, 2)
+
+
+def block(name: str, *, example: Example, consumes_sequence: bool = False) -> Callable[[Any], Any]:
+    """Register a block under `name` with a small `example` of its use."""
 
     def add(fn: Any) -> Any:
         if consumes_sequence:
             SEQUENCE_CONSUMERS.add(name)
+        EXAMPLES[name] = example
         return BLOCKS.register(name)(fn)
 
     return add

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from suite.blocks.base import Activation, Padding, Pos, block
+from suite.blocks.base import IMG, SEQ, Activation, Padding, Pos, block
 
 
-@block("conv1d", consumes_sequence=True)
+@block(
+    "conv1d",
+    consumes_sequence=True,
+    example=(SEQ, [{"conv1d": {"filters": 4, "kernel_size": 3}}, "flatten"]),
+)
 def conv1d(
     filters: Pos = 32,
     kernel_size: Pos = 3,
@@ -31,7 +35,7 @@ def conv1d(
     )
 
 
-@block("conv2d")
+@block("conv2d", example=(IMG, [{"conv2d": {"filters": 4, "kernel_size": 3}}, "flatten"]))
 def conv2d(
     filters: Pos = 32,
     kernel_size: Pos = 3,
@@ -55,7 +59,7 @@ def conv2d(
     )
 
 
-@block("max_pool1d", consumes_sequence=True)
+@block("max_pool1d", consumes_sequence=True, example=(SEQ, ["max_pool1d", "flatten"]))
 def max_pool1d(pool_size: Pos = 2, strides: Pos | None = None, padding: Padding = "valid") -> Any:
     """1-D max pooling."""
     from keras import layers
@@ -63,7 +67,7 @@ def max_pool1d(pool_size: Pos = 2, strides: Pos | None = None, padding: Padding 
     return layers.MaxPooling1D(pool_size, strides=strides, padding=padding)
 
 
-@block("avg_pool1d", consumes_sequence=True)
+@block("avg_pool1d", consumes_sequence=True, example=(SEQ, ["avg_pool1d", "flatten"]))
 def avg_pool1d(pool_size: Pos = 2, strides: Pos | None = None, padding: Padding = "valid") -> Any:
     """1-D average pooling."""
     from keras import layers
@@ -71,7 +75,7 @@ def avg_pool1d(pool_size: Pos = 2, strides: Pos | None = None, padding: Padding 
     return layers.AveragePooling1D(pool_size, strides=strides, padding=padding)
 
 
-@block("max_pool2d")
+@block("max_pool2d", example=(IMG, ["max_pool2d", "flatten"]))
 def max_pool2d(pool_size: Pos = 2, strides: Pos | None = None, padding: Padding = "valid") -> Any:
     """2-D max pooling."""
     from keras import layers
@@ -79,7 +83,7 @@ def max_pool2d(pool_size: Pos = 2, strides: Pos | None = None, padding: Padding 
     return layers.MaxPooling2D(pool_size, strides=strides, padding=padding)
 
 
-@block("avg_pool2d")
+@block("avg_pool2d", example=(IMG, ["avg_pool2d", "flatten"]))
 def avg_pool2d(pool_size: Pos = 2, strides: Pos | None = None, padding: Padding = "valid") -> Any:
     """2-D average pooling."""
     from keras import layers
@@ -108,13 +112,13 @@ def _global(kind: str) -> Any:
     return apply
 
 
-@block("global_avg_pool", consumes_sequence=True)
+@block("global_avg_pool", consumes_sequence=True, example=(IMG, ["global_avg_pool"]))
 def global_avg_pool() -> Any:
     """Average over steps (sequences) or over height and width (images)."""
     return _global("avg")
 
 
-@block("global_max_pool", consumes_sequence=True)
+@block("global_max_pool", consumes_sequence=True, example=(SEQ, ["global_max_pool"]))
 def global_max_pool() -> Any:
     """Maximum over steps (sequences) or over height and width (images)."""
     return _global("max")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from suite.blocks.base import Activation, One, Pos, Rate, Stack, block
+from suite.blocks.base import IMG, SEQ, Activation, One, Pos, Rate, Stack, block
 
 Merge = Literal["concat", "add", "multiply", "average", "maximum"]
 
 
-@block("dense")
+@block("dense", example=(SEQ, ["flatten", {"dense": {"units": 5}}]))
 def dense(units: Pos = 64, activation: Activation = "relu", use_bias: bool = True) -> Any:
     """Fully connected layer."""
     from keras import layers
@@ -17,7 +17,7 @@ def dense(units: Pos = 64, activation: Activation = "relu", use_bias: bool = Tru
     return layers.Dense(units, activation=activation, use_bias=use_bias)
 
 
-@block("dropout")
+@block("dropout", example=(SEQ, [{"dropout": {"rate": 0.3}}, "flatten"]))
 def dropout(rate: Rate = 0.5) -> Any:
     """Dropout."""
     from keras import layers
@@ -25,7 +25,7 @@ def dropout(rate: Rate = 0.5) -> Any:
     return layers.Dropout(rate)
 
 
-@block("spatial_dropout")
+@block("spatial_dropout", example=(IMG, [{"spatial_dropout": {"rate": 0.2}}, "flatten"]))
 def spatial_dropout(rate: Rate = 0.2) -> Any:
     """Dropout of whole feature maps (1-D or 2-D input, chosen from the input rank)."""
     from keras import layers
@@ -37,7 +37,7 @@ def spatial_dropout(rate: Rate = 0.2) -> Any:
     return apply
 
 
-@block("batchnorm")
+@block("batchnorm", example=(IMG, ["batchnorm", "flatten"]))
 def batchnorm(momentum: float = 0.99, epsilon: float = 1e-3) -> Any:
     """Batch normalisation over the last axis."""
     from keras import layers
@@ -45,7 +45,7 @@ def batchnorm(momentum: float = 0.99, epsilon: float = 1e-3) -> Any:
     return layers.BatchNormalization(momentum=momentum, epsilon=epsilon)
 
 
-@block("layernorm")
+@block("layernorm", example=(SEQ, ["layernorm", "flatten"]))
 def layernorm(epsilon: float = 1e-6) -> Any:
     """Layer normalisation over the last axis."""
     from keras import layers
@@ -53,7 +53,7 @@ def layernorm(epsilon: float = 1e-6) -> Any:
     return layers.LayerNormalization(epsilon=epsilon)
 
 
-@block("activation")
+@block("activation", example=(SEQ, [{"activation": {"fn": "tanh"}}, "flatten"]))
 def activation(fn: Activation = "relu") -> Any:
     """An activation on its own (e.g. after batchnorm)."""
     from keras import layers
@@ -61,7 +61,7 @@ def activation(fn: Activation = "relu") -> Any:
     return layers.Activation(fn or "linear")
 
 
-@block("flatten")
+@block("flatten", example=(IMG, ["flatten"]))
 def flatten() -> Any:
     """Flatten all but the batch axis."""
     from keras import layers
@@ -69,7 +69,7 @@ def flatten() -> Any:
     return layers.Flatten()
 
 
-@block("reshape")
+@block("reshape", example=(IMG, [{"reshape": {"shape": [8, 16]}}, {"gru": {"units": 4}}]))
 def reshape(shape: list[int]) -> Any:
     """Reshape to `shape` (without the batch axis; -1 allowed once)."""
     from keras import layers
@@ -89,7 +89,16 @@ def _merge(kind: Merge) -> Any:
     }[kind]()
 
 
-@block("parallel")
+@block(
+    "parallel",
+    example=(
+        SEQ,
+        [
+            {"parallel": {"branches": [[{"conv1d": {"filters": 4}}], [{"lstm": {"units": 4}}]]}},
+            "global_max_pool",
+        ],
+    ),
+)
 def parallel(branches: list[Stack], merge: Merge = "concat") -> Any:
     """Run each branch on the same input and merge their outputs."""
 
@@ -100,7 +109,9 @@ def parallel(branches: list[Stack], merge: Merge = "concat") -> Any:
     return apply
 
 
-@block("residual")
+@block(
+    "residual", example=(SEQ, [{"residual": {"layers": [{"conv1d": {"filters": 6}}]}}, "flatten"])
+)
 def residual(layers: Stack, project: bool = True) -> Any:
     """x + f(x); with `project`, a linear map matches the channels when they differ."""
 
@@ -120,7 +131,17 @@ def residual(layers: Stack, project: bool = True) -> Any:
     return apply
 
 
-@block("time_distributed", consumes_sequence=True)
+@block(
+    "time_distributed",
+    consumes_sequence=True,
+    example=(
+        (4, 8, 8, 1),
+        [
+            {"time_distributed": {"layers": [{"conv2d": {"filters": 4}}, "global_avg_pool"]}},
+            {"lstm": {"units": 4}},
+        ],
+    ),
+)
 def time_distributed(layers: Stack) -> Any:
     """Apply the same stack of layers to every step (frame) of a sequence."""
 
@@ -134,7 +155,14 @@ def time_distributed(layers: Stack) -> Any:
     return apply
 
 
-@block("bidirectional", consumes_sequence=True)
+@block(
+    "bidirectional",
+    consumes_sequence=True,
+    example=(
+        SEQ,
+        [{"bidirectional": {"layer": {"gru": {"units": 4}}}}, {"lstm": {"units": 3}}],
+    ),
+)
 def bidirectional(
     layer: One,
     merge_mode: Literal["concat", "sum", "mul", "ave"] = "concat",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from suite.blocks.base import Pos, Rate, block
+from suite.blocks.base import SEQ, Pos, Rate, block
 
 
-@block("simple_rnn", consumes_sequence=True)
+@block("simple_rnn", consumes_sequence=True, example=(SEQ, [{"simple_rnn": {"units": 4}}]))
 def simple_rnn(
     units: Pos = 64,
     dropout: Rate = 0.0,
@@ -25,7 +25,9 @@ def simple_rnn(
     )
 
 
-@block("lstm", consumes_sequence=True)
+@block(
+    "lstm", consumes_sequence=True, example=(SEQ, [{"lstm": {"units": 4}}, {"lstm": {"units": 4}}])
+)
 def lstm(
     units: Pos = 64,
     dropout: Rate = 0.0,
@@ -43,7 +45,9 @@ def lstm(
     )
 
 
-@block("gru", consumes_sequence=True)
+@block(
+    "gru", consumes_sequence=True, example=(SEQ, [{"gru": {"units": 4, "recurrent_dropout": 0.1}}])
+)
 def gru(
     units: Pos = 64,
     dropout: Rate = 0.0,

@@ -53,6 +53,21 @@ def _known(registry: Registry[Any], name: str) -> str:
     return name
 
 
+class Reference(Strict):
+    """The canonical setting a model spec reproduces; the test suite checks it."""
+
+    input_shape: list[int] = Field(min_length=1, description="input without the batch axis")
+    task: str = Field("classification", description="the task whose head is added")
+    outputs: int = Field(10, ge=1, description="outputs of the canonical head (e.g. classes)")
+    trainable_params: int | None = Field(
+        None, ge=1, description="the published count, asserted at input_shape and outputs"
+    )
+    source: str = Field("", description="where the figure comes from")
+    smoke_shape: list[int] | None = Field(
+        None, description="a smaller input for the one-step training check (default input_shape)"
+    )
+
+
 class ModelSpec(Strict):
     """A model: a stack of blocks and its own search space (paths relative to the model)."""
 
@@ -63,6 +78,9 @@ class ModelSpec(Strict):
         default_factory=list, description="required, here or in the extended file"
     )
     space: dict[str, Param] = Field(default_factory=dict)
+    reference: Reference | None = Field(
+        None, description="the canonical input, head and parameter count this spec reproduces"
+    )
 
     @field_validator("layers")
     @classmethod
