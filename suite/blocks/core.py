@@ -77,6 +77,33 @@ def reshape(shape: list[int]) -> Any:
     return layers.Reshape(tuple(shape))
 
 
+@block("permute", example=(SEQ, [{"permute": {"dims": [2, 1]}}, {"gru": {"units": 4}}]))
+def permute(dims: list[Pos]) -> Any:
+    """Reorder the non-batch axes (1-based), e.g. [2, 1] swaps steps and features."""
+    from keras import layers
+
+    return layers.Permute(tuple(dims))
+
+
+@block(
+    "to_sequence",
+    example=(IMG, [{"to_sequence": {"steps": "width"}}, {"lstm": {"units": 4}}]),
+)
+def to_sequence(steps: Literal["width", "height"] = "width") -> Any:
+    """Read an image feature map (h, w, c) as a sequence of its columns (or rows), as in CRNN."""
+    from keras import layers
+
+    def apply(x: Any) -> Any:
+        if len(x.shape) != 4:
+            raise ValueError("to_sequence expects a (height, width, channels) feature map")
+        _, h, w, c = x.shape
+        if steps == "width":
+            return layers.Reshape((w, h * c))(layers.Permute((2, 1, 3))(x))
+        return layers.Reshape((h, w * c))(x)
+
+    return apply
+
+
 def _merge(kind: Merge) -> Any:
     from keras import layers
 
