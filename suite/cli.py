@@ -125,17 +125,36 @@ def schema(kind: str) -> None:
     "family",
     required=False,
     type=click.Choice(
-        ["datasets", "blocks", "tasks", "optimizers", "samplers", "pruners", "benchmarks"]
+        [
+            "models",
+            "datasets",
+            "blocks",
+            "tasks",
+            "optimizers",
+            "samplers",
+            "pruners",
+            "benchmarks",
+        ]
     ),
 )
 @user_errors
 def list_(family: str | None) -> None:
-    """Show registered components (or the benchmarks in the tracking store)."""
-    from rich.console import Console
+    """Show the model library and registered components (or the benchmarks tracked)."""
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    console = _console()
+    if family in (None, "models"):
+        from suite.manage import models
+
+        table = Table(
+            "spec", "family", "reference", "description", title="models", title_justify="left"
+        )
+        for row in models():
+            table.add_row(*(escape(c) for c in row))
+        console.print(table)
+        if family == "models":
+            return
     if family == "benchmarks":
         from suite.manage import benchmarks
 

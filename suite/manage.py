@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -44,6 +45,38 @@ def registries() -> dict[str, list[tuple[str, str, str]]]:
             rows.append((name, params, _doc(obj)))
         out[family] = rows
     return out
+
+
+def library_dirs() -> list[Path]:
+    """Where model specs are looked up: ./specs/models, then the suite's own library."""
+    own = Path(__file__).resolve().parents[1] / "specs" / "models"
+    dirs = [Path("specs") / "models", own]
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and all(d.resolve() != o.resolve() for o in out):
+            out.append(d)
+    return out
+
+
+def models(dirs: Sequence[Path] | None = None) -> list[tuple[str, str, str, str]]:
+    """(file, family, reference, one-line description) of each model spec in the library."""
+    from suite.spec.load import load
+    from suite.spec.schema import ModelSpec
+
+    rows = []
+    for d in dirs if dirs is not None else library_dirs():
+        for path in sorted(d.glob("*.yaml")):
+            spec = load(path)
+            if not isinstance(spec, ModelSpec):
+                continue
+            ref = spec.reference
+            where = ""
+            if ref is not None:
+                shape = "x".join(str(n) for n in ref.input_shape)
+                count = f", {ref.trainable_params:,} params" if ref.trainable_params else ""
+                where = f"{shape} -> {ref.outputs}{count}"
+            rows.append((f"models/{path.name}", spec.family, where, spec.description))
+    return sorted(rows, key=lambda r: (r[1], r[0]))
 
 
 def benchmarks(tracking_uri: str | None = None) -> list[tuple[str, int, int]]:

@@ -378,6 +378,19 @@ def test_list_one_family(cli: Run) -> None:
     assert "conv1d" not in proc.stdout and "mnist1d" not in proc.stdout
 
 
+def test_list_models_shows_the_library_by_family(cli: Run) -> None:
+    from suite.manage import models
+
+    proc = cli("list", "models")
+    assert proc.returncode == 0, proc.stderr
+    rows = models()
+    assert {r[1] for r in rows} >= {"cnn", "rnn", "hybrid"}
+    for spec, _, _, description in rows:
+        assert spec in proc.stdout
+        assert description, f"{spec} has no description"
+    assert "blocks" not in proc.stdout
+
+
 def test_list_unknown_family(cli: Run) -> None:
     proc = cli("list", "blokcs")
     assert proc.returncode == 2
