@@ -551,6 +551,18 @@ def test_missing_extends_file(tmp_path: Path) -> None:
     assert str(tmp_path / "models" / "nope.yaml") in p.message
 
 
+def test_extends_falls_back_to_the_suite_library(tmp_path: Path) -> None:
+    """A spec outside the repository can extend the suite's own model specs."""
+    from suite.spec.load import LIBRARY
+
+    path = model_bench(tmp_path, "models/gru.yaml")
+    bench = load(path)
+    model = bench.candidate_models()["cnn"]
+    assert model == load(LIBRARY / "models" / "gru.yaml").model_copy(
+        update={"extends": "models/gru.yaml"}
+    )
+
+
 def test_circular_extends(tmp_path: Path) -> None:
     write(tmp_path, name="a.yaml", text="extends: b.yaml\nfamily: a\n")
     write(tmp_path, name="b.yaml", text="family: b\nextends: a.yaml\n")

@@ -51,6 +51,10 @@ def _merge(base: Any, over: Any) -> Any:
     return over
 
 
+# The specs shipped with the suite: `extends: models/resnet18.yaml` finds them from anywhere.
+LIBRARY = Path(__file__).resolve().parents[2] / "specs"
+
+
 def _extends(node: Any, here: Path, loc: Loc, sources: _Sources, chain: tuple[Path, ...]) -> Any:
     if isinstance(node, list):
         return [_extends(v, here, (*loc, i), sources, chain) for i, v in enumerate(node)]
@@ -60,7 +64,8 @@ def _extends(node: Any, here: Path, loc: Loc, sources: _Sources, chain: tuple[Pa
     ref = node.get("extends")
     if not isinstance(ref, str):
         return node
-    target = (here.parent / ref).resolve()
+    candidates = [(here.parent / ref).resolve(), (LIBRARY / ref).resolve()]
+    target = next((c for c in candidates if c.exists()), candidates[0])
     if target in chain:
         cycle = " -> ".join(str(p) for p in (*chain, target))
         raise SpecError([sources.place(Problem((*loc, "extends"), f"circular extends: {cycle}"))])
@@ -68,7 +73,11 @@ def _extends(node: Any, here: Path, loc: Loc, sources: _Sources, chain: tuple[Pa
         raise SpecError(
             [
                 sources.place(
-                    Problem((*loc, "extends"), f"file not found: {ref!r} (looked at {target})")
+                    Problem(
+                        (*loc, "extends"),
+                        f"file not found: {ref!r} (looked at {candidates[0]} and in the "
+                        f"suite's spec library {LIBRARY})",
+                    )
                 )
             ]
         )
