@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite import __version__, track
+from suite import __version__, track, transfer
 from suite.data import Dataset, prepare
 from suite.progress import Reporter
 from suite.registry import Registry
@@ -145,7 +145,8 @@ def _objective(ctx: Context, cand: CandidateSpec, parent: str, study: Any) -> An
             },
         )
         trial.set_user_attr("mlflow_run_id", run_id)
-        ctx.reporter.trial(trial.number, cand.train.epochs)
+        fine = cand.train.fine_tune
+        ctx.reporter.trial(trial.number, cand.train.epochs + (fine.epochs if fine else 0))
         try:
             concrete = cand.concrete(params)
             ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
@@ -359,6 +360,7 @@ def run(
     chosen = _select(bench, only)
     data = load_data(bench)
     tracker = track.Tracker(bench.name, tracking_uri)
+    store = transfer.TRACKING_URI.set(tracker.uri)  # where `pretrained` blocks find runs
     h = spec_hash(bench)
     tracker.set_experiment_tags(
         {
@@ -394,4 +396,5 @@ def run(
             summaries.append(run_candidate(ctx, cand, budget, storage))
     finally:
         reporter.stop()
+        transfer.TRACKING_URI.reset(store)
     return summaries

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from suite.data import Dataset
-from suite.optim import OPTIMIZERS
+from suite.optim import OPTIMIZERS, SCHEDULES
 from suite.spec.schema import Train
 from suite.spec.signature import unwrap
 from suite.tasks import Task
@@ -41,12 +41,102 @@ def set_seed(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def compile_model(model: Any, recipe: Train, task: Task) -> None:
+def loss_for(recipe: Train, task: Task) -> Any:
+    """The task's loss, or its label-smoothed form when the recipe asks for it."""
+    if not recipe.label_smoothing:
+        return task.loss
+    if task.loss != "sparse_categorical_crossentropy":
+        raise ValueError(
+            f"train.label_smoothing applies to classification (sparse categorical "
+            f"cross-entropy); task {task.name!r} uses the loss {task.loss!r}"
+        )
+    from suite.blocks.regularize import SparseSmoothedCrossentropy
+
+    return SparseSmoothedCrossentropy(recipe.label_smoothing)
+
+
+def compile_model(model: Any, recipe: Train, task: Task, *, rate_factor: float = 1.0) -> None:
+    """Compile with the recipe's optimizer (its rate times `rate_factor`), clipping, penalty."""
     name, params = unwrap(recipe.optimizer)
-    if recipe.clipnorm is not None:
-        params["clipnorm"] = recipe.clipnorm
+    params["learning_rate"] = params["learning_rate"] * rate_factor
+    for clip in ("clipnorm", "clipvalue", "global_clipnorm"):
+        if getattr(recipe, clip) is not None:
+            params[clip] = getattr(recipe, clip)
+    if recipe.weight_penalty is not None:
+        from suite.blocks.regularize import penalize_kernels
+
+        penalize_kernels(model, recipe.weight_penalty.l1, recipe.weight_penalty.l2)
     model.compile(
-        optimizer=OPTIMIZERS.get(name)(**params), loss=task.loss, metrics=list(task.metrics)
+        optimizer=OPTIMIZERS.get(name)(**params),
+        loss=loss_for(recipe, task),
+        metrics=list(task.metrics),
+    )
+
+
+def class_weights(recipe: Train, y: Any, num_classes: int) -> dict[int, float] | None:
+    """The recipe's class weights for every class 0..num_classes-1 (unlisted classes: 1)."""
+    import numpy as np
+
+    spec = recipe.class_weight
+    if spec is None:
+        return None
+    labels = np.asarray(y)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            "train.class_weight needs integer class labels (a classification task); "
+            f"received labels of dtype {labels.dtype} and shape {labels.shape}"
+        )
+    if spec == "balanced":
+        counts = np.bincount(labels, minlength=num_classes)
+        n = int(counts.sum())
+        return {c: n / (num_classes * int(k)) if k else 1.0 for c, k in enumerate(counts)}
+    unknown = sorted(c for c in spec if c >= num_classes)
+    if unknown:
+        raise ValueError(
+            f"train.class_weight: class(es) {unknown} do not exist; "
+            f"the dataset has classes 0..{num_classes - 1}"
+        )
+    return {c: float(spec.get(c, 1.0)) for c in range(num_classes)}
+
+
+def total_epochs(recipe: Train) -> int:
+    """Epochs of the main phase plus the fine-tuning phase."""
+    return recipe.epochs + (recipe.fine_tune.epochs if recipe.fine_tune else 0)
+
+
+def _rate_log() -> Any:
+    import keras
+
+    class LearningRateLog(keras.callbacks.Callback):
+        """Adds the learning rate used during each epoch to its logs (history, MLflow)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._rate = float("nan")
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            lr = self.model.optimizer.learning_rate
+            self._rate = float(keras.ops.convert_to_numpy(lr))
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs is not None:
+                logs["learning_rate"] = self._rate
+
+    return LearningRateLog()
+
+
+def _early_stopping(recipe: Train) -> Any:
+    import keras
+
+    es = recipe.early_stopping
+    if es is None:
+        return None
+    return keras.callbacks.EarlyStopping(
+        monitor=es.monitor,
+        patience=es.patience,
+        min_delta=es.min_delta,
+        mode="min" if "loss" in es.monitor else "max",
+        restore_best_weights=es.restore_best_weights,
     )
 
 
@@ -76,6 +166,76 @@ def best_epoch(values: Sequence[float], direction: Direction) -> int:
     return pick(finite, key=lambda t: (t[0], -t[1]) if direction == "maximize" else (t[0], t[1]))[1]
 
 
+@dataclass
+class _Phases:
+    """Runs the training phases of one fit, gathering one history and how training ended."""
+
+    data: Dataset
+    recipe: Train
+    class_weight: dict[int, float] | None
+    early: Any  # the EarlyStopping callback, or None
+    timer: Any  # the epoch timer, shared by the phases
+    history: dict[str, list[float]] = field(default_factory=dict)
+    early_stopped: bool = False
+    stopped: bool = False  # by something other than early stopping (e.g. a pruner)
+
+    def run(self, model: Any, epochs: int, callbacks: Sequence[Any]) -> None:
+        """Train `epochs` more epochs (numbered on from the last phase) with `callbacks`."""
+        import keras
+
+        start = len(self.history.get("loss", []))
+        own = [self.timer, keras.callbacks.TerminateOnNaN(), *([self.early] if self.early else [])]
+        hist = model.fit(
+            self.data.train.x,
+            self.data.train.y,
+            batch_size=self.recipe.batch_size,
+            initial_epoch=start,
+            epochs=start + epochs,
+            validation_data=(self.data.val.x, self.data.val.y),
+            shuffle=True,
+            class_weight=self.class_weight,
+            verbose=0,
+            callbacks=[*own, *callbacks],
+        )
+        for k, vs in hist.history.items():
+            self.history.setdefault(k, []).extend(float(v) for v in vs)
+        by_early = self.early is not None and self.early.stopped_epoch > 0
+        self.early_stopped |= by_early
+        self.stopped |= bool(model.stop_training) and not by_early
+
+    @property
+    def nan(self) -> bool:
+        return any(not math.isfinite(v) for v in self.history.get("loss", []))
+
+    @property
+    def stop(self) -> Literal["completed", "early_stopped", "stopped", "nan"]:
+        if self.nan:
+            return "nan"
+        if self.stopped:
+            return "stopped"
+        return "early_stopped" if self.early_stopped else "completed"
+
+    def best_epoch(self, monitor: str, direction: Direction) -> int:
+        """The epoch whose weights early stopping restored, else the best epoch of `monitor`."""
+        es = self.early
+        if es is not None and es.restore_best_weights and es.best_weights is not None:
+            return int(es.best_epoch)
+        losses = self.history.get("loss", [])
+        return best_epoch(self.history.get(monitor, losses), direction) if losses else 0
+
+
+def _schedule(recipe: Train) -> list[Any]:
+    """The main phase's rate callbacks: the schedule, then the rate logger."""
+    out: list[Any] = []
+    if recipe.schedule is not None:
+        name, params = unwrap(recipe.schedule)
+        base = unwrap(recipe.optimizer)[1]["learning_rate"]
+        out.append(SCHEDULES.get(name)(**params).callback(base, recipe.epochs))
+    if recipe.schedule is not None or recipe.fine_tune is not None:
+        out.append(_rate_log())
+    return out
+
+
 def fit(
     model: Any,
     data: Dataset,
@@ -86,60 +246,43 @@ def fit(
     direction: Direction,
     callbacks: Sequence[Any] = (),
 ) -> FitResult:
-    """Compile and train `model` on data.train, validating on data.val each epoch."""
-    import keras
+    """Compile and train `model` on data.train, validating on data.val each epoch.
 
+    The main phase runs `recipe.epochs` under the recipe's schedule; with `fine_tune`, a
+    second phase unfreezes layers and trains on at a lower constant rate (the history and
+    the epoch numbers continue). With early stopping that restores the best weights, the
+    best epoch is the one whose weights the model ends with; otherwise it is the best
+    epoch of `monitor`.
+    """
     compile_model(model, recipe, task)
     timer = _timer()
-    own: list[Any] = [timer, keras.callbacks.TerminateOnNaN()]
-    early = None
-    if recipe.early_stopping:
-        es = recipe.early_stopping
-        early = keras.callbacks.EarlyStopping(
-            monitor=es.monitor,
-            patience=es.patience,
-            min_delta=es.min_delta,
-            mode="min" if "loss" in es.monitor else "max",
-            restore_best_weights=es.restore_best_weights,
-        )
-        own.append(early)
+    weights = class_weights(recipe, data.train.y, data.num_classes)
+    phases = _Phases(data, recipe, weights, _early_stopping(recipe), timer)
     start = time.perf_counter()
-    hist = model.fit(
-        data.train.x,
-        data.train.y,
-        batch_size=recipe.batch_size,
-        epochs=recipe.epochs,
-        validation_data=(data.val.x, data.val.y),
-        shuffle=True,
-        verbose=0,
-        callbacks=[*own, *callbacks],
-    )
+    phases.run(model, recipe.epochs, [*_schedule(recipe), *callbacks])
+    ft = recipe.fine_tune
+    if ft is not None and timer.durations and not phases.nan and not phases.stopped:
+        from suite.transfer import unfreeze
+
+        unfreeze(model, ft.unfreeze)
+        compile_model(model, recipe, task, rate_factor=ft.learning_rate_factor)
+        phases.run(model, ft.epochs, [_rate_log(), *callbacks])
     total = time.perf_counter() - start
-    history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
     epochs = len(timer.durations)
-    losses = history.get("loss", [])
-    if any(not math.isfinite(v) for v in losses):
-        stop = "nan"
-    elif early is not None and early.stopped_epoch > 0:
-        stop = "early_stopped"
-    elif epochs < recipe.epochs:
-        stop = "stopped"
-    else:
-        stop = "completed"
-    idx = best_epoch(history.get(monitor, losses), direction) if epochs else 0
-    best = {k: v[idx] for k, v in history.items() if len(v) > idx}
+    idx = phases.best_epoch(monitor, direction)
+    best = {k: v[idx] for k, v in phases.history.items() if len(v) > idx}
     steady = timer.durations[1:]
     n = len(data.train)
     rate = n * len(steady) / sum(steady) if steady else (n / timer.durations[0] if epochs else 0.0)
     return FitResult(
-        history=history,
+        history=phases.history,
         epochs=epochs,
         best_epoch=idx,
         best=best,
         train_time_s=total,
         first_epoch_s=timer.durations[0] if epochs else 0.0,
         samples_per_s=rate,
-        stop=stop,
+        stop=phases.stop,
     )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import Discriminator, Field, Tag, create_model, field_validator
+from pydantic import Discriminator, Field, Tag, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from suite.blocks import BLOCKS, One, Stack
 from suite.data import DATASETS
-from suite.optim import OPTIMIZERS
+from suite.optim import OPTIMIZERS, SCHEDULES
 from suite.registry import Registry
 from suite.spec.base import Strict
 from suite.spec.signature import params_model, tagged_union
@@ -43,6 +43,7 @@ def _resolve_layer_refs(union: Any) -> None:
 Layer = tagged_union(BLOCKS, "block", _blocks_in_blocks)
 _resolve_layer_refs(Layer)
 Optimizer = tagged_union(OPTIMIZERS, "optimizer")
+Schedule = tagged_union(SCHEDULES, "schedule")
 Sampler = tagged_union(SAMPLERS, "sampler")
 Pruner = tagged_union(PRUNERS, "pruner")
 
@@ -101,14 +102,66 @@ class EarlyStopping(Strict):
     restore_best_weights: bool = True
 
 
+class WeightPenalty(Strict):
+    """L1 and L2 penalties on every kernel of the model, added to the training loss."""
+
+    l1: float = Field(0.0, ge=0, description="times the sum of absolute kernel weights")
+    l2: float = Field(0.0, ge=0, description="times the sum of squared kernel weights")
+
+
+class FineTune(Strict):
+    """A second phase after the main epochs: unfreeze layers, train on at a lower rate."""
+
+    epochs: int = Field(3, ge=1, description="epochs of the fine-tuning phase")
+    learning_rate_factor: float = Field(
+        0.1, gt=0, le=1, description="the phase's constant rate: this times the optimizer's"
+    )
+    unfreeze: str | int = Field(
+        "all",
+        description="'all', or the first layer made trainable (with all after it): a name, "
+        "or an index into the model's layers flattened through nested models",
+    )
+
+
 class Train(Strict):
     """The training recipe shared by every candidate."""
 
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
     optimizer: Optimizer = Field(default_factory=lambda: {"adam": {}}, validate_default=True)  # type: ignore[valid-type]
-    clipnorm: float | None = Field(None, gt=0)
+    schedule: Schedule | None = Field(  # type: ignore[valid-type]
+        None, description="learning-rate schedule over the main epochs (default: constant)"
+    )
+    clipnorm: float | None = Field(None, gt=0, description="clip each gradient to this norm")
+    clipvalue: float | None = Field(None, gt=0, description="clip gradient values to +-this")
+    global_clipnorm: float | None = Field(
+        None, gt=0, description="clip all gradients together to this global norm"
+    )
+    weight_penalty: WeightPenalty | None = None
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=1, description="classification: smooth the one-hot targets by this"
+    )
+    class_weight: Literal["balanced"] | dict[int, float] | None = Field(
+        None, description="loss weight per class: 'balanced' (inverse frequency) or class -> w"
+    )
     early_stopping: EarlyStopping | None = None
+    fine_tune: FineTune | None = Field(
+        None, description="after the main epochs, unfreeze and train on at a lower rate"
+    )
+
+    @field_validator("class_weight")
+    @classmethod
+    def _weights(cls, v: Any) -> Any:
+        if isinstance(v, dict) and any(k < 0 or w < 0 for k, w in v.items()):
+            raise ValueError("class weights map class indices >= 0 to weights >= 0")
+        return v
+
+    @model_validator(mode="after")
+    def _one_clip(self) -> Train:
+        given = [k for k in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError(f"set only one of clipnorm, clipvalue, global_clipnorm; got {given}")
+        return self
 
 
 class Search(Strict):
