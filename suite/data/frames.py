@@ -3,6 +3,10 @@
 The 1,797 scikit-learn digits are first split (per class, seeded) into a train pool and a test
 pool; train sequences are drawn from the train pool only and test sequences from the test
 pool only, so no image is shared between them. The test sequences are the native test split.
+
+Parameters: `frames` images per sequence; `num_sequences` train + test sequences; `test_pool` the
+share of the images (per class) and of the sequences on the test side; `rule` sum, sum_mod_10,
+max or majority (a planted strict majority digit); `seed` fixes pools, digits and images.
 """
 
 from __future__ import annotations
@@ -71,12 +75,7 @@ def frames(
     test_pool: Annotated[float, Field(gt=0, lt=1)] = 0.25,
     seed: int = 0,
 ) -> Raw:
-    """Sequences of 8x8 digit images labelled by the whole sequence (e.g. sum mod 10).
-
-    frames: images per sequence. num_sequences: train + test sequences; `test_pool` of the
-    images (per class) and of the sequences form the test side. rule: sum, sum_mod_10, max or
-    majority (a planted strict majority digit). seed: fixes pools, digits and images.
-    """
+    """Sequences of `frames` 8x8 digit images labelled by the whole sequence (e.g. its sum)."""
     if not (1 <= frames <= 32 and num_sequences >= 100 and 0 < test_pool < 1):
         raise ValueError(
             f"frames: need 1 <= frames <= 32, num_sequences >= 100, 0 < test_pool < 1; got "
