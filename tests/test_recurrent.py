@@ -329,10 +329,11 @@ def test_attention_model_reloads_in_safe_mode(tmp_path: Path) -> None:
 
 
 def test_attention_model_loads_in_a_fresh_process(tmp_path: Path) -> None:
+    """The suite's loader registers the custom layers before Keras reads the file."""
     model, path, x = _saved(tmp_path)
     np.save(tmp_path / "x.npy", x)
     code = (
-        "import sys, numpy as np; from suite.blocks.attention import load_model; "
+        "import sys, numpy as np; from suite.transfer import load_model; "
         "m = load_model(sys.argv[1]); np.save(sys.argv[2], m.predict(np.load(sys.argv[3]), "
         "verbose=0))"
     )

@@ -5,16 +5,15 @@ these are written here: `LuongAttention` (dot, general), `BahdanauAttention` (ad
 `LastStep` (the last unmasked step of a sequence, the usual query). Each implements
 `get_config`, so a model using them saves to `.keras` and reloads with `safe_mode=True`.
 
-This module imports keras at the top, so only block functions (at build time) and
-`load_model` import it; `import suite` stays light. Keras finds a registered class only
-once its module has been imported: in the process that built the model that is always the
-case; a fresh process loads a saved model with `suite.blocks.attention.load_model(path)`
-(or imports this module before `keras.saving.load_model`).
+This module imports keras at the top, so only block functions import it (at build time) and
+`import suite` stays light. Keras finds a registered class only once its module has been
+imported: in the process that built the model that is always the case; a fresh process loads a
+saved model with `suite.transfer.load_model(path)`, which imports every suite.blocks module
+first (or imports this module before calling `keras.saving.load_model`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 import keras
@@ -159,8 +158,3 @@ def attention(score: Literal["dot", "general", "additive"], units: int | None, w
     if score == "additive":
         return BahdanauAttention(units or width)
     return LuongAttention(score)
-
-
-def load_model(path: str | Path, safe_mode: bool = True) -> Any:
-    """Load a saved `.keras` model that may use these layers, in any process."""
-    return keras.saving.load_model(path, safe_mode=safe_mode)
