@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,16 +59,6 @@ def assert_user_error(proc: subprocess.CompletedProcess[str]) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert proc.stderr.strip()
     assert "Traceback" not in proc.stderr + proc.stdout
-
-
-def best_of(n: int, fn: Callable[[], subprocess.CompletedProcess[str]]) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        proc = fn()
-        times.append(time.perf_counter() - start)
-        assert proc.returncode == 0, proc.stderr
-    return min(times)
 
 
 def line_of(path: Path, needle: str) -> int:
@@ -203,17 +192,11 @@ def test_validate_does_not_import_heavy_modules(cli: Run) -> None:
     assert heavy == [], f"`suite validate` imported {heavy[:10]}"
 
 
-def test_validate_is_fast(cli: Run) -> None:
-    best = best_of(3, lambda: cli("validate", "specs/quickstart.yaml"))
-    assert best < 2.0, f"`suite validate` took {best:.2f} s (best of 3)"
-
-
 # ------------------------------------------------------------------------ help, schema
 
 
-def test_help_is_fast_and_lists_commands(cli: Run) -> None:
-    best = best_of(3, lambda: cli("--help"))
-    assert best < 1.0, f"`suite --help` took {best:.2f} s (best of 3)"
+def test_help_lists_commands(cli: Run) -> None:
+    # how fast it is: benchmarks/startup.py (no timings in tests)
     out = cli("--help").stdout
     for command in ("validate", "run", "compare", "schema", "list", "delete"):
         assert f"  {command} " in out
@@ -388,7 +371,7 @@ def test_list_models_shows_the_library_by_family(cli: Run) -> None:
     for spec, _, _, description in rows:
         assert spec in proc.stdout
         assert description, f"{spec} has no description"
-    assert "blocks" not in proc.stdout
+    assert "parameters" not in proc.stdout  # the registry tables are not shown
 
 
 def test_list_unknown_family(cli: Run) -> None:
