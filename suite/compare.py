@@ -1,9 +1,16 @@
-"""Leaderboards read back from MLflow only: one row per candidate."""
+"""Leaderboards read back from MLflow only: one row per candidate.
+
+Naive baselines that a dataset logs on the candidates' parent runs (metrics
+`baseline.<method>.<split>_<metric>`, e.g. a forecast's persistence) become extra rows named
+`baseline:<method>`, family `baseline`, ranked with the candidates, so one can see whether a
+model beats them.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 from typing import Any
 
 from suite import track
@@ -99,14 +106,45 @@ def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
             row["test_mean"], row["seeds"] = float(vals.mean()), len(vals)
             row["test_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
         rows.append(row)
+    baselines = _baselines(runs[kind == "candidate"], metric, test_metric)
+    rows += baselines
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame = frame.sort_values(
         "best_val", ascending=direction != "maximize", na_position="last", kind="stable"
     ).reset_index(drop=True)
     frame.attrs.update(
-        metric=metric, direction=direction, benchmark=benchmark, test_metric=test_metric
+        metric=metric,
+        direction=direction,
+        benchmark=benchmark,
+        test_metric=test_metric,
+        baselines=[r["candidate"] for r in baselines],
     )
     return frame
+
+
+def _baselines(parents: Any, metric: str, test_metric: str) -> list[dict[str, Any]]:
+    """Rows for the naive baselines logged on parent runs (the same on each; first one wins)."""
+    prefix = "metrics.baseline."
+    methods = dict.fromkeys(
+        c[len(prefix) :].rsplit(".", 1)[0] for c in parents.columns if c.startswith(prefix)
+    )
+    rows = []
+    for method in methods:
+
+        def first(key: str, method: str = method) -> float:
+            col = f"{prefix}{method}.{key}"
+            vals = parents[col].dropna() if col in parents else []
+            return _f(vals.iloc[0]) if len(vals) else math.nan
+
+        rows.append(
+            {
+                "candidate": f"baseline:{method}",
+                "family": "baseline",
+                "best_val": first(metric),
+                "test_mean": first(test_metric),
+            }
+        )
+    return rows
 
 
 def _cell(value: Any, digits: int = 4) -> str:
@@ -117,6 +155,10 @@ def _cell(value: Any, digits: int = 4) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={_short(v)}" for k, v in value.items())
     return str(value)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not math.isnan(v)
 
 
 def _count(v: Any) -> str:
@@ -148,7 +190,9 @@ def display_rows(frame: Any, wide: bool = True) -> tuple[list[str], list[list[st
     for i, r in frame.iterrows():
         test = "-"
         if isinstance(r["test_mean"], float) and not math.isnan(r["test_mean"]):
-            test = f"{r['test_mean']:.4f}±{_cell(r['test_std'])} ({int(r['seeds'])})"
+            test = f"{r['test_mean']:.4f}"
+            if _is_number(r["seeds"]):
+                test += f"±{_cell(r['test_std'])} ({int(r['seeds'])})"
         row = [
             str(i + 1),
             str(r["candidate"]),
@@ -156,10 +200,13 @@ def display_rows(frame: Any, wide: bool = True) -> tuple[list[str], list[list[st
             _cell(r["best_val"]),
             test,
             _count(r["params"]),
-            _cell(r["epochs"]),
+            _count(r["epochs"]),
             _cell(r["train_time_s"], 1),
-            f"{r['trials_complete']}/{r['trials_pruned']}/{r['trials_failed']}",
-            _cell(r["epochs_total"]),
+            "/".join(
+                str(int(r[k])) if _is_number(r[k]) else "-"
+                for k in ("trials_complete", "trials_pruned", "trials_failed")
+            ),
+            _count(r["epochs_total"]),
         ]
         if wide:
             row.append(_cell(r["best_params"]))
@@ -216,3 +263,8 @@ def render(frame: Any, console: Any) -> None:
         "test = the best configuration re-trained on each seed",
         style="dim",
     )
+    if frame.attrs.get("baselines"):
+        console.print(
+            "  baseline:* = naive forecasts scored on the same val/test windows, nothing trained",
+            style="dim",
+        )

@@ -136,7 +136,7 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
     from suite.tasks import TASKS
 
     data = load_data(bench)
-    task = TASKS.get(bench.task)
+    task = TASKS.get(bench.task).bind(data)
     budget = trials or bench.search.trials
     table = Table(
         "candidate",
@@ -147,12 +147,12 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
         "max epochs",
         title=escape(
             f"{bench.name}: {data.name} {data.input_shape} -> "
-            f"{data.num_classes} classes, train/val/test "
+            f"{task.num_outputs} {task.outputs}, train/val/test "
             f"{len(data.train)}/{len(data.val)}/{len(data.test)}"
         ),
     )
     for cand in _select(bench, only):
-        model = build_model(cand.model.layers, data.input_shape, task, data.num_classes, cand.name)
+        model = build_model(cand.model.layers, data.input_shape, task, task.num_outputs, cand.name)
         dims = ", ".join(cand.space) or "-"
         table.add_row(
             escape(cand.name),

@@ -101,7 +101,11 @@ def _train_one(
 
     set_seed(seed)
     model = build_model(
-        concrete.model.layers, ctx.data.input_shape, ctx.task, ctx.data.num_classes, cand.name
+        concrete.model.layers,
+        ctx.data.input_shape,
+        ctx.task,
+        ctx.task.num_outputs or ctx.data.num_classes,
+        cand.name,
     )
     ctx.tracker.log_metrics(run_id, {"params": trainable_params(model)})
     search = ctx.bench.search
@@ -277,6 +281,7 @@ def run_candidate(ctx: Context, cand: CandidateSpec, trials: int, storage: str) 
         },
     )
     ctx.tracker.log_text(parent, bench_yaml(bench), "spec/benchmark.yaml")
+    ctx.tracker.log_metrics(parent, baseline_metrics(ctx.data))
     ctx.tracker.set_tags(parent, {track.STUDY: study_name})
     stale = fail_stale(study)
     if stale:
@@ -333,9 +338,19 @@ def bench_yaml(bench: Benchmark) -> str:
     return buf.getvalue()
 
 
+def baseline_metrics(data: Dataset) -> dict[str, float]:
+    """The dataset's naive baselines as parent-run metrics: baseline.<method>.<split>_<metric>."""
+    return {
+        f"baseline.{method}.{k}": v
+        for method, scores in data.baselines.items()
+        for k, v in scores.items()
+    }
+
+
 def load_data(bench: Benchmark) -> Dataset:
     """The benchmark's dataset with its fixed splits (loaded once per process)."""
     common = {"name", "val_fraction", "test_fraction", "max_examples", "split_seed"}
+    task = TASKS.get(bench.task)
     return prepare(
         bench.data.name,
         bench.data.model_dump(exclude=common),
@@ -343,6 +358,8 @@ def load_data(bench: Benchmark) -> Dataset:
         test_fraction=bench.data.test_fraction,
         max_examples=bench.data.max_examples,
         seed=bench.data.split_seed,
+        target=task.target,
+        split=task.split,
     )
 
 
@@ -379,7 +396,7 @@ def run(
     ctx = Context(
         bench,
         data,
-        TASKS.get(bench.task),
+        TASKS.get(bench.task).bind(data),
         tracker,
         reporter,
         h,

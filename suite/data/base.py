@@ -12,6 +12,11 @@ import numpy as np
 from suite.registry import Registry
 
 Modality = Literal["image", "sequence", "tabular"]
+# What a dataset asks the model to predict: a class per example, a class per pixel (a mask),
+# or the next `horizon` values of a series.
+Target = Literal["class", "mask", "series"]
+# How the examples are cut into train/val/test: per class, uniformly at random, or in time order.
+SplitRule = Literal["stratified", "random", "chronological"]
 
 
 class DataError(Exception):
@@ -23,8 +28,10 @@ class Raw:
     """What a loader returns: arrays as shipped, before the suite's splits.
 
     x arrays are float32, channels-last: images (n, h, w, c), sequences (n, steps, features),
-    tabular (n, features). y arrays are int64 class indices in [0, len(classes)).
-    x_test/y_test are None when the source has no test split (one is then held out).
+    tabular (n, features). y arrays are int64 class indices in [0, len(classes)): one per
+    example (n,) when `target` is "class", one per pixel (n, h, w) when it is "mask".
+    x_test/y_test are None when the source has no test split (one is then held out);
+    x_val/y_val, when given, are the validation split (else one is held out of train).
     """
 
     x_train: np.ndarray
@@ -34,6 +41,30 @@ class Raw:
     source: str
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    target: Target = "class"
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    """What a time-series loader returns: one univariate series and how to window it.
+
+    `values` are float64 in the series' own units, equally spaced in time (gaps already
+    filled, as the loader's card says); `times` labels each step (e.g. "1958-03-29").
+    A window is `window` inputs followed by `horizon` targets; windows start every `stride`
+    steps. `season` is the period (in steps) of the seasonal naive baseline.
+    """
+
+    values: np.ndarray
+    times: tuple[str, ...]
+    unit: str
+    source: str
+    window: int
+    horizon: int
+    stride: int
+    season: int
+    notes: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,6 +89,11 @@ class Dataset:
     source: str
     fingerprint: str
     meta: dict[str, object] = field(default_factory=dict)
+    target: Target = "class"
+    horizon: int = 0  # series: steps forecast per window
+    scaling: tuple[float, float] | None = None  # series: (mean, std) the inputs were scaled by
+    # series: naive forecasts scored on the same windows, e.g. {"persistence": {"test_mae": ..}}
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -68,7 +104,7 @@ class Dataset:
         return len(self.classes)
 
 
-Loader = Callable[..., Raw]
+Loader = Callable[..., Raw | Series]
 DATASETS: Registry[Loader] = Registry("dataset")
 
 
@@ -96,3 +132,12 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
         held.append(idx[:n])
         keep.append(idx[n:])
     return np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
+
+
+def random_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (keep, held_out) of range(n) with round(n * fraction) held out, seeded."""
+    perm = np.random.default_rng(seed).permutation(n)
+    k = round(n * fraction)
+    if fraction > 0 and n > 1:
+        k = min(max(k, 1), n - 1)
+    return np.sort(perm[k:]), np.sort(perm[:k])

@@ -7,8 +7,10 @@ heavy libraries (sklearn, pandas, mnist1d) are imported inside the loaders, neve
 from __future__ import annotations
 
 from suite.data.arrays import csv, npz
+from suite.data.canvas import canvas
 from suite.data.images import digits, fashion_mnist
+from suite.data.series import co2, sunspots
 from suite.data.synthetic import mnist1d
 from suite.data.ucr import ucr
 
-__all__ = ["csv", "digits", "fashion_mnist", "mnist1d", "npz", "ucr"]
+__all__ = ["canvas", "co2", "csv", "digits", "fashion_mnist", "mnist1d", "npz", "sunspots", "ucr"]

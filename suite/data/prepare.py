@@ -4,14 +4,17 @@ Split rules (they depend only on the data and `seed`, never on a trial's seed):
 
 1. the loader's native test split is the test split; a source without one has `test_fraction`
    of each class held out as test (seeded with `seed`);
-2. `val_fraction` of each class of the remaining training data is held out as validation
-   (seeded with `seed + 1`);
+2. the loader's native validation split, if any, is the validation split; otherwise
+   `val_fraction` of each class of the remaining training data is held out (seeded `seed + 1`);
 3. `max_examples`, if given, then truncates: train keeps at most `max_examples` examples, val and
    test at most `max(max_examples // 2, 1)` each, a class-proportional subsample (at least one per
    class when the cap allows) taken in a fixed seeded order per class. The splits themselves are
    made before the cap, so the cap never moves an example from one split to another.
 
-Results are memoized in-process; the returned arrays are read-only because they are shared.
+Masks (segmentation) follow the same rules with "uniformly at random" for "of each class"
+(the `random` split rule). Time series are cut in time order instead (`chronological`, see
+suite.data.series). Results are memoized in-process; the returned arrays are read-only because
+they are shared.
 """
 
 from __future__ import annotations
@@ -20,7 +23,20 @@ import inspect
 
 import numpy as np
 
-from suite.data.base import DATASETS, DataError, Dataset, Raw, Split, fingerprint, stratified_split
+from suite.data.base import (
+    DATASETS,
+    DataError,
+    Dataset,
+    Raw,
+    Series,
+    Split,
+    SplitRule,
+    Target,
+    fingerprint,
+    random_split,
+    stratified_split,
+)
+from suite.data.series import prepare_series
 
 _MEMO: dict[tuple[object, ...], Dataset] = {}
 
@@ -66,21 +82,61 @@ def _bind(name: str, params: dict[str, object]) -> tuple[object, dict[str, objec
 
 def _check(name: str, raw: Raw) -> None:
     pairs = [("train", raw.x_train, raw.y_train)]
-    if (raw.x_test is None) != (raw.y_test is None):
-        raise DataError(f"{name}: the loader returned only one of x_test/y_test.")
-    if raw.x_test is not None and raw.y_test is not None:
-        pairs.append(("test", raw.x_test, raw.y_test))
-        if raw.x_test.shape[1:] != raw.x_train.shape[1:]:
-            raise DataError(f"{name}: test examples have another shape than train examples.")
+    for what, x, y in (("test", raw.x_test, raw.y_test), ("val", raw.x_val, raw.y_val)):
+        if (x is None) != (y is None):
+            raise DataError(f"{name}: the loader returned only one of x_{what}/y_{what}.")
+        if x is not None and y is not None:
+            pairs.append((what, x, y))
+            if x.shape[1:] != raw.x_train.shape[1:]:
+                raise DataError(f"{name}: {what} examples have another shape than train examples.")
     k = len(raw.classes)
     for what, x, y in pairs:
-        if x.dtype != np.float32 or y.dtype != np.int64 or y.ndim != 1 or len(x) != len(y):
+        per_pixel = raw.target == "mask"
+        shape_ok = y.shape == x.shape[:3] if per_pixel else y.ndim == 1
+        if x.dtype != np.float32 or y.dtype != np.int64 or not shape_ok or len(x) != len(y):
+            expected = "one class per pixel (n, h, w)" if per_pixel else "one label per example"
             raise DataError(
                 f"{name}: the loader's {what} arrays are x {x.dtype}{x.shape}, y {y.dtype}"
-                f"{y.shape}; expected float32 x and int64 y, one label per example."
+                f"{y.shape}; expected float32 x and int64 y, {expected}."
             )
         if len(y) and (y.min() < 0 or y.max() >= k):
             raise DataError(f"{name}: {what} labels fall outside 0..{k - 1}.")
+
+
+_NATURAL: dict[str, SplitRule] = {
+    "class": "stratified",
+    "mask": "random",
+    "series": "chronological",
+}
+_ALLOWED: dict[str, set[str]] = {
+    "class": {"stratified", "random"},
+    "mask": {"random"},
+    "series": {"chronological"},
+}
+_WHAT = {"class": "a label per example", "mask": "a mask per image", "series": "a time series"}
+
+
+def _agree(name: str, has: Target, target: Target | None, split: SplitRule | None) -> None:
+    """Refuse a dataset whose kind of target or split rule does not fit the task."""
+    if target is not None and target != has:
+        raise DataError(
+            f"dataset {name!r} provides {_WHAT[has]}, but the task needs {_WHAT[target]}; "
+            f"pick a {target} dataset or a task for {has} targets"
+        )
+    if split is not None and split not in _ALLOWED[has]:
+        raise DataError(
+            f"dataset {name!r} ({_WHAT[has]}) cannot be split {split!r}; "
+            f"it is split {_NATURAL[has]!r}"
+        )
+
+
+def _random_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    return random_split(len(y), fraction, seed)
+
+
+def _random_take(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of min(n, len(y)) examples drawn uniformly, seeded."""
+    return np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
 
 
 def _split(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> Split:
@@ -98,8 +154,14 @@ def prepare(
     test_fraction: float = 0.2,
     max_examples: int | None = None,
     seed: int = 0,
+    target: Target | None = None,
+    split: SplitRule | None = None,
 ) -> Dataset:
-    """Load dataset `name` with loader `params` and cut its fixed train/val/test splits."""
+    """Load dataset `name` with loader `params` and cut its fixed train/val/test splits.
+
+    `target` and `split` (a task's, e.g. "series" and "chronological") are checked against what
+    the dataset provides; None accepts the dataset's own kind and its natural split rule.
+    """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     if not 0 < test_fraction < 1:
@@ -107,31 +169,64 @@ def prepare(
     if max_examples is not None and max_examples < 1:
         raise ValueError(f"max_examples must be at least 1 or None, got {max_examples}")
     loader, bound = _bind(name, dict(params or {}))
-    key = (name, repr(sorted(bound.items())), val_fraction, test_fraction, max_examples, seed)
+    key = (
+        name,
+        repr(sorted(bound.items())),
+        val_fraction,
+        test_fraction,
+        max_examples,
+        seed,
+        split,
+    )
     if key in _MEMO:
-        return _MEMO[key]
+        ds = _MEMO[key]
+        _agree(name, ds.target, target, split)
+        return ds
 
-    raw: Raw = loader(**bound)  # type: ignore[operator]
+    raw: Raw | Series = loader(**bound)  # type: ignore[operator]
+    if isinstance(raw, Series):
+        _agree(name, "series", target, split)
+        ds = prepare_series(
+            name,
+            raw,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            max_examples=max_examples,
+            params=bound,
+        )
+        _MEMO[key] = ds
+        return ds
+    _agree(name, raw.target, target, split)
     _check(name, raw)
+    stratified = (split or _NATURAL[raw.target]) == "stratified"
+    cut = stratified_split if stratified else _random_split
+    take = stratified_take if stratified else _random_take
     x, y = raw.x_train, raw.y_train
     if raw.x_test is None or raw.y_test is None:
-        pool, test_idx = stratified_split(y, test_fraction, seed)
+        pool, test_idx = cut(y, test_fraction, seed)
         x_test, y_test = x, y
         test_split = "held_out"
     else:
         pool, test_idx = np.arange(len(y)), np.arange(len(raw.y_test))
         x_test, y_test = raw.x_test, raw.y_test
         test_split = "native"
-    keep, held = stratified_split(y[pool], val_fraction, seed + 1)
-    train_idx, val_idx = pool[keep], pool[held]
+    if raw.x_val is None or raw.y_val is None:
+        keep, held = cut(y[pool], val_fraction, seed + 1)
+        train_idx, val_idx = pool[keep], pool[held]
+        x_val, y_val = x, y
+        val_split = "held_out"
+    else:
+        train_idx, val_idx = pool, np.arange(len(raw.y_val))
+        x_val, y_val = raw.x_val, raw.y_val
+        val_split = "native"
 
     if max_examples is not None:
         small = max(max_examples // 2, 1)
-        train_idx = train_idx[stratified_take(y[train_idx], max_examples, seed + 2)]
-        val_idx = val_idx[stratified_take(y[val_idx], small, seed + 3)]
-        test_idx = test_idx[stratified_take(y_test[test_idx], small, seed + 4)]
+        train_idx = train_idx[take(y[train_idx], max_examples, seed + 2)]
+        val_idx = val_idx[take(y_val[val_idx], small, seed + 3)]
+        test_idx = test_idx[take(y_test[test_idx], small, seed + 4)]
 
-    train, val = _split(x, y, train_idx), _split(x, y, val_idx)
+    train, val = _split(x, y, train_idx), _split(x_val, y_val, val_idx)
     test = _split(x_test, y_test, test_idx)
     ds = Dataset(
         name=name,
@@ -142,6 +237,7 @@ def prepare(
         modality=raw.modality,
         source=raw.source,
         fingerprint=fingerprint(train.x, train.y, val.x, val.y, test.x, test.y),
+        target=raw.target,
         meta={
             "params": bound,
             "sizes": {"train": len(train), "val": len(val), "test": len(test)},
@@ -150,6 +246,7 @@ def prepare(
                 "test": 0 if raw.y_test is None else len(raw.y_test),
             },
             "test_split": test_split,
+            "val_split": val_split,
             "val_fraction": val_fraction,
             "test_fraction": test_fraction,
             "max_examples": max_examples,

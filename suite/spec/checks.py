@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+import typing
+
 from pydantic import ValidationError
 
+from suite.data import DATASETS
+from suite.data.base import Series
 from suite.spec.candidates import candidates
 from suite.spec.errors import Loc, Problem, describe, doc_loc
 from suite.spec.schema import Benchmark
 from suite.spec.space import PathError, corners, format_path, get_path, parse_path
-from suite.tasks import TASKS
+from suite.tasks import TASKS, Task
 
 
-def _metric_names(task: str) -> list[str]:
-    base = ["loss", *TASKS.get(task).metrics]
+def _metric_names(task: Task) -> list[str]:
+    base = ["loss", *task.metric_names]
+    if task.per_class:
+        base.append(f"{task.per_class}<k>")
     return base + [f"val_{m}" for m in base]
+
+
+def _gives_series(dataset: str) -> bool | None:
+    """Whether a loader returns a Series (by its return annotation); None when unknown."""
+    try:
+        ret = typing.get_type_hints(DATASETS.get(dataset)).get("return")
+    except Exception:
+        return None
+    return None if ret is None else ret is Series
 
 
 def check(bench: Benchmark) -> list[Problem]:
     """Every problem that needs more than one field to see."""
     problems: list[Problem] = []
-    names = _metric_names(bench.task)
+    task = TASKS.get(bench.task)
+    names = _metric_names(task)
     metric = bench.search.metric
-    if metric not in names:
+    if not task.knows_metric(metric) or metric.startswith("test_"):
         problems.append(
             Problem(
                 ("search", "metric"),
                 f"unknown metric {metric!r}; expected one of: "
-                f"{', '.join(n for n in names if n.startswith('val_'))}",
+                f"{', '.join(n for n in names if n.startswith('val_'))} "
+                f"(task {task.name!r}, usually ranked by {task.default_metric!r})",
             )
         )
     elif not metric.startswith("val_"):
@@ -37,8 +54,18 @@ def check(bench: Benchmark) -> list[Problem]:
                 f"expected a val_ metric, received {metric!r} (use 'val_{metric}')",
             )
         )
+    series = _gives_series(bench.data.name)
+    if series is not None and series != (task.target == "series"):
+        what = "a time series" if series else "no time series"
+        problems.append(
+            Problem(
+                ("data", "name"),
+                f"dataset {bench.data.name!r} gives {what}, which task {task.name!r} "
+                f"cannot use (it needs {task.target} targets)",
+            )
+        )
     es = bench.train.early_stopping
-    if es and es.monitor not in names:
+    if es and (not task.knows_metric(es.monitor) or es.monitor.startswith("test_")):
         problems.append(
             Problem(
                 ("train", "early_stopping", "monitor"),

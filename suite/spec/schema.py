@@ -16,7 +16,7 @@ from suite.spec.base import Strict
 from suite.spec.signature import params_model, tagged_union
 from suite.spec.space import Param
 from suite.strategies import PRUNERS, SAMPLERS
-from suite.tasks import TASKS
+from suite.tasks import TASKS, direction_of
 
 _LAYER = typing.ForwardRef("Layer")
 
@@ -173,7 +173,7 @@ class Search(Strict):
     pruner: Pruner = Field(default_factory=lambda: {"median": {}}, validate_default=True)  # type: ignore[valid-type]
     metric: str = "val_accuracy"
     direction: Literal["maximize", "minimize"] | None = Field(
-        None, description="default: minimize for *loss*, else maximize"
+        None, description="default: minimize for the loss and errors (mae, ...), else maximize"
     )
     space: dict[str, Param] = Field(
         default_factory=dict, description="dimensions shared by every candidate (train.*)"
@@ -183,7 +183,7 @@ class Search(Strict):
     def resolved_direction(self) -> Literal["maximize", "minimize"]:
         if self.direction:
             return self.direction
-        return "minimize" if "loss" in self.metric else "maximize"
+        return direction_of(self.metric)
 
 
 class DataCommon(Strict):
