@@ -68,8 +68,9 @@ def test_model_spec_trains_a_step_and_round_trips(path: Path, tmp_path: Path) ->
     keras.utils.set_random_seed(0)
     model = _build(spec, shape, 3)
     x = np.random.default_rng(0).normal(size=(4, *shape)).astype("float32")
-    y = np.array([0, 1, 2, 0])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    task = TASKS.get(ref.task)
+    y = task.dummy_targets(4, 3, shape)  # class indices, 3-step forecasts or 3-class masks
+    model.compile(optimizer="adam", loss=task.loss)
     before = [w.copy() for w in model.get_weights()]
     model.fit(x, y, epochs=1, batch_size=4, verbose=0)
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True))
