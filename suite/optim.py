@@ -100,11 +100,13 @@ class PlateauSchedule:
     def callback(self, base: float, epochs: int) -> Any:
         import keras
 
+        from suite.tasks import direction_of
+
         return keras.callbacks.ReduceLROnPlateau(
             monitor=self.monitor,
             factor=self.factor,
             patience=self.patience,
-            mode="min" if "loss" in self.monitor else "max",
+            mode="min" if direction_of(self.monitor) == "minimize" else "max",
             min_delta=self.min_delta,
             cooldown=self.cooldown,
             min_lr=base * self.min_factor,

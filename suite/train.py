@@ -12,7 +12,7 @@ from suite.data import Dataset
 from suite.optim import OPTIMIZERS, SCHEDULES
 from suite.spec.schema import Train
 from suite.spec.signature import unwrap
-from suite.tasks import Task
+from suite.tasks import Task, direction_of
 
 Direction = Literal["maximize", "minimize"]
 
@@ -135,7 +135,7 @@ def _early_stopping(recipe: Train) -> Any:
         monitor=es.monitor,
         patience=es.patience,
         min_delta=es.min_delta,
-        mode="min" if "loss" in es.monitor else "max",
+        mode="min" if direction_of(es.monitor) == "minimize" else "max",
         restore_best_weights=es.restore_best_weights,
     )
 

@@ -599,3 +599,15 @@ def test_technique_errors_point_into_the_spec(tmp_path: Path) -> None:
         with pytest.raises(SpecError) as err:
             load(path, [override])
         assert where in str(err.value), (override, str(err.value))
+
+
+@pytest.mark.parametrize(("monitor", "mode"), [("val_mae", "min"), ("val_accuracy", "max")])
+def test_early_stopping_and_plateau_follow_the_metric_direction(monitor: str, mode: str) -> None:
+    from suite.optim import SCHEDULES
+    from suite.spec.schema import Train
+    from suite.train import _early_stopping
+
+    recipe = Train.model_validate({"early_stopping": {"monitor": monitor}})
+    assert _early_stopping(recipe).mode == mode
+    plateau = SCHEDULES.get("plateau")(monitor=monitor).callback(1e-3, 5)
+    assert plateau.mode == mode
