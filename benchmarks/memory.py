@@ -95,12 +95,13 @@ def run_mode(mode: str, n: int) -> dict:
 def main() -> None:
     p = c.parser(__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, help="trials per mode (default 15 quick, 50 full)")
+    p.add_argument("--only", nargs="+", choices=MODES, help="modes to measure (default all)")
     args = p.parse_args()
     report = c.start("memory", args.quick)
     n = args.trials or (15 if args.quick else 50)
     rows = []
     growth = {}
-    for mode in MODES:
+    for mode in args.only or MODES:
         res = run_mode(mode, n)
         rss = res["rss"]  # [before any trial, after trial 1, ..., after trial n]
         g = rss[-1] - rss[5]
@@ -135,10 +136,13 @@ def main() -> None:
         ],
         rows,
     )
-    report.add(f"suite: RSS growth from trial 5 to {n}", growth["suite"], "MB", goal="<= 200")
-    report.add(f"plain Keras loop: RSS growth from trial 5 to {n}", growth["plain"], "MB")
-    report.add("plain loop with clear_session: RSS growth", growth["plain+clear_session"], "MB")
-    if n < 50:
+    if "suite" in growth:
+        report.add(f"suite: RSS growth from trial 5 to {n}", growth["suite"], "MB", goal="<= 200")
+    if "plain" in growth:
+        report.add(f"plain Keras loop: RSS growth from trial 5 to {n}", growth["plain"], "MB")
+    if "plain+clear_session" in growth:
+        report.add("plain loop with clear_session: RSS growth", growth["plain+clear_session"], "MB")
+    if n < 50 and "suite" in growth:
         report.add(
             "suite: growth extrapolated to 50 trials",
             growth["suite"] / (n - 5) * 45,
