@@ -236,3 +236,23 @@ def test_out_of_range_parameters_fail_validation_with_their_path(layer: dict[str
     with pytest.raises(ValidationError) as info:
         ModelSpec.model_validate({"layers": [layer]})
     assert any(name in err["loc"] and param in err["loc"] for err in info.value.errors())
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"conv_bn": {"bn_momentum": 0.9}},
+        {"resnet_stage": {"filters": 4, "strides": 2, "shortcut": "auto_bn", "bn_momentum": 0.9}},
+        {"resnet_stage": {"filters": 4, "preactivation": True, "bn_momentum": 0.9}},
+        {"dense_block": {"layers": 2, "growth_rate": 2, "bn_momentum": 0.9}},
+        {"transition": {"bn_momentum": 0.9}},
+        {"inception": {"bn_momentum": 0.9}},
+        {"vgg_stage": {"filters": 4, "batchnorm": True, "bn_momentum": 0.9}},
+        {"mobilenet_v1": {"stem_filters": 4, "blocks": [[4, 2]], "bn_momentum": 0.9}},
+    ],
+    ids=lambda d: next(iter(d)),
+)
+def test_bn_momentum_reaches_every_batch_norm(layer: dict[str, Any]) -> None:
+    model = _body([layer], IMG)
+    momenta = [bn.momentum for bn in _of(model, "BatchNormalization")]
+    assert momenta and all(m == pytest.approx(0.9) for m in momenta)

@@ -5,7 +5,8 @@ Every block is rank-generic: on a sequence (batch, steps, features) it uses the 
 layers, on an image (batch, height, width, channels) the 2-D ones, so the 1-D variants of these
 families (time-series classification) are the same blocks. Sizes follow the papers' reference
 implementations (torchvision, keras.applications) so that the model specs reproduce their
-published parameter counts.
+published parameter counts. Blocks with batch norm take `bn_momentum`: Keras' 0.99 by default;
+0.9 (PyTorch's default) suits small datasets, whose epochs have few steps.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from suite.blocks.base import IMG, SEQ, Activation, Padding, Pos, Rate, block
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 NonNeg = Annotated[int, Field(ge=0)]
 Shortcut = Literal["auto", "projection", "auto_bn"]
+# Keras' default; PyTorch's 0.1 is 0.9 here, better when an epoch has few steps (small data).
+Momentum = Annotated[float, Field(gt=0.0, lt=1.0, description="batch-norm moving-average momentum")]
 
 _BY_RANK = {
     "conv": ("Conv1D", "Conv2D"),
@@ -86,10 +89,16 @@ def _conv(
     )(x)
 
 
-def _bn_act(x: Any, act: str | None) -> Any:
+def _bn(x: Any, momentum: float) -> Any:
     from keras import layers
 
-    x = layers.BatchNormalization()(x)
+    return layers.BatchNormalization(momentum=momentum)(x)
+
+
+def _bn_act(x: Any, act: str | None, momentum: float) -> Any:
+    from keras import layers
+
+    x = _bn(x, momentum)
     return layers.Activation(act)(x) if act else x
 
 
@@ -148,6 +157,7 @@ def conv_bn(
     padding: Padding = "same",
     activation: Activation = "relu",
     use_bias: bool = False,
+    bn_momentum: Momentum = 0.99,
 ) -> Any:
     """Convolution (no bias by default), batch norm, activation; 1-D or 2-D from the input rank.
 
@@ -167,7 +177,7 @@ def conv_bn(
             padding=padding,
             dilation=dilation_rate,
         )
-        return _bn_act(y, activation)
+        return _bn_act(y, activation, bn_momentum)
 
     return apply
 
@@ -202,6 +212,7 @@ def vgg_stage(
     batchnorm: bool = False,
     activation: Activation = "relu",
     pool: bool = True,
+    bn_momentum: Momentum = 0.99,
 ) -> Any:
     """VGG stage (Simonyan & Zisserman 2015): `convs` same-padded convolutions, 2x max pool.
 
@@ -215,7 +226,7 @@ def vgg_stage(
         for _ in range(convs):
             x = _conv(x, filters, kernel_size, "vgg_stage", use_bias=True)
             if batchnorm:
-                x = layers.BatchNormalization()(x)
+                x = _bn(x, bn_momentum)
             x = layers.Activation(activation or "linear")(x)
         return _layer("max_pool", x, "vgg_stage")(2, strides=2)(x) if pool else x
 
@@ -232,28 +243,29 @@ def _residual_unit(
     preactivation: bool,
     use_bias: bool,
     act: str,
+    momentum: float,
 ) -> Any:
     """One residual unit; `convs` lists (filters, kernel, strides, groups) of the branch."""
     from keras import layers
 
     where = "resnet_stage"
     out = convs[-1][0]
-    pre = _bn_act(x, act) if preactivation else x
+    pre = _bn_act(x, act, momentum) if preactivation else x
     y = pre
     for i, (f, k, s, g) in enumerate(convs):
         if preactivation and i > 0:
-            y = _bn_act(y, act)
+            y = _bn_act(y, act, momentum)
         y = _conv(y, f, k, where, strides=s, groups=g, use_bias=use_bias)
         if not preactivation:
-            y = _bn_act(y, act if i < len(convs) - 1 else None)
+            y = _bn_act(y, act if i < len(convs) - 1 else None, momentum)
     if se_ratio > 0:
         y = _squeeze_excite(y, se_ratio, where)
     if strides != 1 or x.shape[-1] != out or shortcut == "projection":
         sc = _conv(pre, out, 1, where, strides=strides, use_bias=use_bias)
         if not preactivation:
-            sc = layers.BatchNormalization()(sc)
+            sc = _bn(sc, momentum)
     elif shortcut == "auto_bn":
-        sc = layers.BatchNormalization()(x)
+        sc = _bn(x, momentum)
     else:
         sc = x
     y = layers.Add()([sc, y])
@@ -294,6 +306,7 @@ def resnet_stage(
     preactivation: bool = False,
     use_bias: bool = False,
     activation: Activation = "relu",
+    bn_momentum: Momentum = 0.99,
 ) -> Any:
     """Residual blocks (He et al. 2016): basic or bottleneck, ResNeXt groups, squeeze-excite.
 
@@ -342,6 +355,7 @@ def resnet_stage(
                 preactivation=preactivation,
                 use_bias=use_bias,
                 act=activation or "linear",
+                momentum=bn_momentum,
             )
         return x
 
@@ -354,7 +368,11 @@ def resnet_stage(
     example=(IMG, [{"dense_block": {"layers": 2, "growth_rate": 3}}, "global_avg_pool"]),
 )
 def dense_block(
-    layers: Pos = 6, growth_rate: Pos = 32, bn_size: NonNeg = 4, dropout: Rate = 0.0
+    layers: Pos = 6,
+    growth_rate: Pos = 32,
+    bn_size: NonNeg = 4,
+    dropout: Rate = 0.0,
+    bn_momentum: Momentum = 0.99,
 ) -> Any:
     """DenseNet block (Huang et al. 2017): `layers` times concat(x, f(x)), growth_rate channels.
 
@@ -368,9 +386,9 @@ def dense_block(
         for _ in range(layers):
             y = x
             if bn_size:
-                y = _bn_act(y, "relu")
+                y = _bn_act(y, "relu", bn_momentum)
                 y = _conv(y, bn_size * growth_rate, 1, "dense_block")
-            y = _bn_act(y, "relu")
+            y = _bn_act(y, "relu", bn_momentum)
             y = _conv(y, growth_rate, 3, "dense_block")
             if dropout:
                 y = kl.Dropout(dropout)(y)
@@ -385,7 +403,7 @@ def dense_block(
     consumes_sequence=True,
     example=(SEQ, [{"transition": {"compression": 0.5}}, "flatten"]),
 )
-def transition(compression: Fraction = 0.5, pool: bool = True) -> Any:
+def transition(compression: Fraction = 0.5, pool: bool = True, bn_momentum: Momentum = 0.99) -> Any:
     """DenseNet transition: BN-ReLU-Conv1x1(int(channels * compression)), 2x average pool."""
 
     def apply(x: Any) -> Any:
@@ -394,7 +412,7 @@ def transition(compression: Fraction = 0.5, pool: bool = True) -> Any:
             raise ValueError(
                 f"transition: int({x.shape[-1]} channels * compression {compression}) is 0"
             )
-        y = _conv(_bn_act(x, "relu"), filters, 1, "transition")
+        y = _conv(_bn_act(x, "relu", bn_momentum), filters, 1, "transition")
         return _layer("avg_pool", y, "transition")(2, strides=2)(y) if pool else y
 
     return apply
@@ -429,6 +447,7 @@ def inception(
     pool_proj: Pos = 32,
     kernel5: Pos = 5,
     batchnorm: bool = True,
+    bn_momentum: Momentum = 0.99,
 ) -> Any:
     """GoogLeNet inception module (Szegedy et al. 2015): four branches, concatenated.
 
@@ -443,7 +462,7 @@ def inception(
 
         y = _conv(x, filters, kernel, "inception", use_bias=not batchnorm)
         if batchnorm:
-            y = layers.BatchNormalization()(y)
+            y = _bn(y, bn_momentum)
         return layers.Activation("relu")(y)
 
     def apply(x: Any) -> Any:
@@ -463,13 +482,20 @@ def inception(
 
 
 def _separable(
-    x: Any, filters: int, strides: int, depth_multiplier: int, kernel: int, act: str, where: str
+    x: Any,
+    filters: int,
+    strides: int,
+    depth_multiplier: int,
+    kernel: int,
+    act: str,
+    where: str,
+    momentum: float,
 ) -> Any:
     y = _layer("depthwise", x, where)(
         kernel, strides=strides, depth_multiplier=depth_multiplier, padding="same", use_bias=False
     )(x)
-    y = _bn_act(y, act)
-    return _bn_act(_conv(y, filters, 1, where), act)
+    y = _bn_act(y, act, momentum)
+    return _bn_act(_conv(y, filters, 1, where), act, momentum)
 
 
 def _scaled(filters: int, alpha: float, where: str) -> int:
@@ -491,13 +517,15 @@ def depthwise_separable(
     depth_multiplier: Pos = 1,
     kernel_size: Pos = 3,
     activation: Activation = "relu6",
+    bn_momentum: Momentum = 0.99,
 ) -> Any:
     """MobileNet separable block: depthwise conv-BN-act, 1x1 conv to int(filters*alpha)-BN-act."""
 
     def apply(x: Any) -> Any:
         f = _scaled(filters, alpha, "depthwise_separable")
         act = activation or "linear"
-        return _separable(x, f, strides, depth_multiplier, kernel_size, act, "depthwise_separable")
+        where = "depthwise_separable"
+        return _separable(x, f, strides, depth_multiplier, kernel_size, act, where, bn_momentum)
 
     return apply
 
@@ -520,6 +548,7 @@ def mobilenet_v1(
     stem_strides: Pos = 2,
     blocks: list[tuple[Pos, Pos]] = MOBILENET_V1_BLOCKS,
     activation: Activation = "relu6",
+    bn_momentum: Momentum = 0.99,
 ) -> Any:
     """MobileNet v1 body (Howard et al. 2017): a 3x3 conv stem and separable blocks.
 
@@ -534,10 +563,10 @@ def mobilenet_v1(
     def apply(x: Any) -> Any:
         act = activation or "linear"
         stem = _scaled(stem_filters, alpha, "mobilenet_v1")
-        x = _bn_act(_conv(x, stem, 3, "mobilenet_v1", strides=stem_strides), act)
+        x = _bn_act(_conv(x, stem, 3, "mobilenet_v1", strides=stem_strides), act, bn_momentum)
         for filters, strides in blocks:
             f = _scaled(filters, alpha, "mobilenet_v1")
-            x = _separable(x, f, strides, depth_multiplier, 3, act, "mobilenet_v1")
+            x = _separable(x, f, strides, depth_multiplier, 3, act, "mobilenet_v1", bn_momentum)
         return x
 
     return apply
