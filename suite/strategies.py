@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -12,6 +14,14 @@ SAMPLERS: Registry[Any] = Registry("sampler")
 PRUNERS: Registry[Any] = Registry("pruner")
 
 NonNeg = Annotated[int, Field(ge=0)]
+Prob = Annotated[float, Field(ge=0, le=1)]
+
+
+@dataclass(frozen=True)
+class FromSpace:
+    """A sampler that can only be made once the candidate's search space is known."""
+
+    make: Callable[[Mapping[str, Any]], Any]
 
 
 @SAMPLERS.register("tpe")
@@ -45,6 +55,65 @@ def qmc(
     import optuna
 
     return optuna.samplers.QMCSampler(qmc_type=qmc_type, scramble=scramble, seed=seed)
+
+
+@SAMPLERS.register("grid")
+def grid(*, seed: int | None = None) -> Any:
+    """Every point of the grid the space spans (choices, int steps, floats' `values`), in turn."""
+
+    def make(space: Mapping[str, Any]) -> Any:
+        import optuna
+
+        from suite.spec.space import grid as points
+
+        return optuna.samplers.GridSampler(points(space), seed=seed)
+
+    return FromSpace(make)
+
+
+@SAMPLERS.register("cmaes")
+def cmaes(
+    n_startup_trials: NonNeg = 1,
+    sigma0: Annotated[float, Field(gt=0)] | None = None,
+    popsize: Annotated[int, Field(ge=2)] | None = None,
+    use_separable_cma: bool = False,
+    with_margin: bool = False,
+    *,
+    seed: int | None = None,
+) -> Any:
+    """CMA-ES over ints and floats (choices are sampled at random); needs `cmaes`."""
+    import optuna
+
+    return optuna.samplers.CmaEsSampler(
+        n_startup_trials=n_startup_trials,
+        sigma0=sigma0,
+        popsize=popsize,
+        use_separable_cma=use_separable_cma,
+        with_margin=with_margin,
+        warn_independent_sampling=False,
+        seed=seed,
+    )
+
+
+@SAMPLERS.register("nsga2")
+def nsga2(
+    population_size: Annotated[int, Field(ge=2)] = 50,
+    mutation_prob: Prob | None = None,
+    crossover_prob: Prob = 0.9,
+    swapping_prob: Prob = 0.5,
+    *,
+    seed: int | None = None,
+) -> Any:
+    """NSGA-II, a genetic algorithm for several objectives (Pareto fronts)."""
+    import optuna
+
+    return optuna.samplers.NSGAIISampler(
+        population_size=population_size,
+        mutation_prob=mutation_prob,
+        crossover_prob=crossover_prob,
+        swapping_prob=swapping_prob,
+        seed=seed,
+    )
 
 
 @PRUNERS.register("median")

@@ -12,7 +12,7 @@ from suite.spec.space import FloatRange, IntRange
 from suite.strategies import PRUNERS, SAMPLERS
 
 SPACE = {
-    "x": FloatRange.model_validate({"float": [-2.0, 2.0]}),
+    "x": FloatRange.model_validate({"float": [-2.0, 2.0], "values": [-2.0, 0.5, 2.0]}),
     "n": IntRange.model_validate({"int": [1, 8]}),
 }
 
@@ -36,11 +36,16 @@ def test_sampler_runs_a_budget_from_the_spec(sampler: str, tmp_path) -> None:
         pruner=search.pruner,
         direction="minimize",
         seed=3,
+        space=SPACE,
     )
     outcomes = run_search(study, SPACE, _objective, trials=4, enqueue={"x": 0.5, "n": 1})
     assert [o.state for o in outcomes] == ["COMPLETE"] * 4
-    assert study.trials[0].params == {"x": 0.5, "n": 1}
     assert all(-2 <= o.params["x"] <= 2 and 1 <= o.params["n"] <= 8 for o in outcomes)
+    if sampler == "grid":  # no enqueued trial: every trial a distinct point of the grid
+        points = {(o.params["x"], o.params["n"]) for o in outcomes}
+        assert len(points) == 4 and all(x in (-2.0, 0.5, 2.0) for x, _ in points)
+        return
+    assert study.trials[0].params == {"x": 0.5, "n": 1}
     assert math.isclose(study.best_value, 0.1)
 
 

@@ -10,9 +10,7 @@ from typing import Any
 from suite.spec.base import Strict
 from suite.spec.errors import Loc
 from suite.spec.schema import Benchmark, MatrixCandidates, ModelSpec, Train
-from suite.spec.space import Choice, FloatRange, IntRange, contains, get_path, parse_path, set_path
-
-Dim = IntRange | FloatRange | Choice
+from suite.spec.space import Dim, assign, default_params, parse_path, set_path
 
 
 class Concrete(Strict):
@@ -39,21 +37,15 @@ class CandidateSpec:
         }
 
     def concrete(self, params: Mapping[str, Any]) -> Concrete:
-        """The concrete spec with `params` (path -> value) applied; validated again."""
+        """The concrete spec with a trial's `params` applied (branches expanded); validated."""
         doc = self.document()
-        for path, value in params.items():
+        for path, value in assign(self.space, params).items():
             set_path(doc, parse_path(path), copy.deepcopy(value))
         return Concrete.model_validate(doc)
 
     def defaults(self) -> dict[str, Any]:
         """The spec's own value at each searched path, where it lies inside the dimension."""
-        doc = self.document()
-        out = {}
-        for path, dim in self.space.items():
-            value = get_path(doc, parse_path(path))
-            if contains(dim, value):
-                out[path] = value
-        return out
+        return default_params(self.space, self.document())
 
 
 def candidates(bench: Benchmark) -> list[CandidateSpec]:

@@ -11,7 +11,7 @@ from suite.data.base import Series
 from suite.spec.candidates import candidates
 from suite.spec.errors import Loc, Problem, describe, doc_loc
 from suite.spec.schema import Benchmark
-from suite.spec.space import PathError, corners, format_path, get_path, parse_path
+from suite.spec.space import PathError, corners, format_path, get_path, grid, parse_path
 from suite.tasks import TASKS, Task
 
 
@@ -29,6 +29,40 @@ def _gives_series(dataset: str) -> bool | None:
     except Exception:
         return None
     return None if ret is None else ret is Series
+
+
+def _search_metrics(bench: Benchmark, task: Task, names: list[str]) -> list[Problem]:
+    """Objectives after the first (a val_ metric or a cost), the metric pruning watches, and
+    a grid search's grid."""
+    from suite.spec.schema import COSTS
+
+    out = []
+    val = ", ".join(n for n in names if n.startswith("val_"))
+    for i, goal in enumerate(bench.search.objectives or ()):
+        known = goal.metric.startswith("val_") and task.knows_metric(goal.metric)
+        if i and not known and goal.metric not in COSTS:
+            out.append(
+                Problem(
+                    ("search", "objectives", i, "metric"),
+                    f"unknown objective {goal.metric!r}; expected a validation metric "
+                    f"({val}) or a cost ({', '.join(COSTS)})",
+                )
+            )
+    if next(iter(type(bench.search.sampler).model_fields)) == "grid":
+        for cand in candidates(bench):
+            try:
+                grid(cand.space)
+            except ValueError as e:
+                out.append(Problem(("search", "sampler"), f"candidate {cand.name!r}: {e}"))
+    watched = bench.search.prune_on
+    if watched and (not task.knows_metric(watched) or watched.startswith("test_")):
+        out.append(
+            Problem(
+                ("search", "prune_on"),
+                f"unknown metric {watched!r}; expected one of: {', '.join(names)}",
+            )
+        )
+    return out
 
 
 def check(bench: Benchmark) -> list[Problem]:
@@ -54,6 +88,7 @@ def check(bench: Benchmark) -> list[Problem]:
                 f"expected a val_ metric, received {metric!r} (use 'val_{metric}')",
             )
         )
+    problems += _search_metrics(bench, task, names)
     series = _gives_series(bench.data.name)
     if series is not None and series != (task.target == "series"):
         what = "a time series" if series else "no time series"

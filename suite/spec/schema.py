@@ -164,26 +164,103 @@ class Train(Strict):
         return self
 
 
+COSTS = {"params": "trainable parameters", "latency_ms": "milliseconds to predict one batch"}
+
+
+def _goal_direction(metric: str) -> Literal["maximize", "minimize"]:
+    return "minimize" if metric in COSTS else direction_of(metric)
+
+
+class Objective(Strict):
+    """One objective of a multi-objective search: a val_ metric, `params` or `latency_ms`."""
+
+    metric: str = Field(description="a val_ metric, params (trainable) or latency_ms (one batch)")
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None, description="default: minimize for losses, errors and costs, else maximize"
+    )
+
+    @property
+    def resolved_direction(self) -> Literal["maximize", "minimize"]:
+        return self.direction or _goal_direction(self.metric)
+
+
 class Search(Strict):
     """The search budget and strategy, equal for every candidate."""
 
     trials: int = Field(10, ge=1, description="completed + pruned trials per candidate")
-    timeout: float | None = Field(None, gt=0, description="seconds per candidate")
+    timeout: float | None = Field(
+        None, gt=0, description="seconds per candidate (each worker from its own start)"
+    )
+    epochs_budget: int | None = Field(
+        None, ge=1, description="total epochs per candidate: no trial starts once consumed"
+    )
     sampler: Sampler = Field(default_factory=lambda: {"tpe": {}}, validate_default=True)  # type: ignore[valid-type]
     pruner: Pruner = Field(default_factory=lambda: {"median": {}}, validate_default=True)  # type: ignore[valid-type]
-    metric: str = "val_accuracy"
+    metric: str = Field("val_accuracy", description="ranks trials (with objectives: the first)")
     direction: Literal["maximize", "minimize"] | None = Field(
         None, description="default: minimize for the loss and errors (mae, ...), else maximize"
+    )
+    prune_on: str | None = Field(
+        None, description="the metric reported to the pruner each epoch (default: metric)"
+    )
+    objectives: list[Objective] | None = Field(
+        None,
+        min_length=1,
+        description="several objectives (a Pareto front): the first is the leaderboard's metric",
+    )
+    seeds_top_k: int = Field(
+        1, ge=1, description="re-train the k best configurations (Pareto front order) on the seeds"
     )
     space: dict[str, Param] = Field(
         default_factory=dict, description="dimensions shared by every candidate (train.*)"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _first_objective(cls, data: Any) -> Any:
+        """With objectives, `metric` and `direction` are the first objective's."""
+        if not (isinstance(data, dict) and isinstance(data.get("objectives"), list)):
+            return data
+        first = data["objectives"][0] if data["objectives"] else None
+        if not isinstance(first, dict) or "metric" not in first:
+            return data
+        for key in ("metric", "direction"):
+            given = data.get(key)
+            if given is not None and first.get(key) is not None and given != first[key]:
+                raise ValueError(
+                    f"search.{key} is the first objective's; received {key}={given!r} "
+                    f"but objectives[0].{key}={first[key]!r}"
+                )
+        return {**data, "metric": first["metric"], "direction": first.get("direction")}
+
+    @model_validator(mode="after")
+    def _pruning_needs_one_objective(self) -> Search:
+        if len(self.objectives or ()) > 1 and "pruner" in self.model_fields_set:
+            name = next(iter(type(self.pruner).model_fields))
+            if name != "none":
+                raise ValueError(
+                    f"Optuna cannot prune a multi-objective search: remove pruner {name!r} "
+                    "(or set it to none)"
+                )
+        return self
+
     @property
     def resolved_direction(self) -> Literal["maximize", "minimize"]:
         if self.direction:
             return self.direction
-        return direction_of(self.metric)
+        return _goal_direction(self.metric)
+
+    @property
+    def goals(self) -> list[tuple[str, Literal["maximize", "minimize"]]]:
+        """(metric, direction) of each objective: one unless `objectives` lists several."""
+        if self.objectives:
+            return [(o.metric, o.resolved_direction) for o in self.objectives]
+        return [(self.metric, self.resolved_direction)]
+
+    @property
+    def pruned_metric(self) -> str:
+        """What the pruner watches: `prune_on`, else the search metric."""
+        return self.prune_on or self.metric
 
 
 class DataCommon(Strict):
