@@ -103,20 +103,20 @@ def delete(benchmark: str, storage: str | None = None, tracking_uri: str | None 
 
     from suite import track
     from suite.compare import NotFound
-    from suite.search import default_storage
+    from suite.search import local_storages, make_storage
 
     client = MlflowClient(tracking_uri or track.default_tracking_uri())
     exp = client.get_experiment_by_name(benchmark)
-    storage = storage or default_storage()
-    names = [
-        s.study_name
-        for s in optuna.get_all_study_summaries(storage)
-        if s.study_name.startswith(f"{benchmark}/")
-    ]
+    names = []
+    for url in [storage] if storage else local_storages():
+        store = make_storage(url)
+        for name in optuna.get_all_study_names(store):
+            if name.startswith(f"{benchmark}/"):
+                names.append((name, store))
     if exp is None and not names:
         raise NotFound(f"no benchmark {benchmark!r} in the tracking store or the study storage")
-    for name in names:
-        optuna.delete_study(study_name=name, storage=storage)
+    for name, store in names:
+        optuna.delete_study(study_name=name, storage=store)
     if exp is not None:
         for run in client.search_runs([exp.experiment_id], max_results=50000):
             client.delete_run(run.info.run_id)

@@ -1,34 +1,29 @@
 """Run a benchmark: for each candidate an Optuna search whose trials are MLflow child runs,
-then the best configuration re-trained on the benchmark's seeds and scored on test."""
+then the best configurations re-trained on the benchmark's seeds and scored on test.
+
+Any number of workers may run this at once against one study storage and tracking store:
+they share each candidate's study, its MLflow parent run and the queue of its seed runs.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import platform
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite import __version__, track, transfer
+from suite import __version__, search, shared, track, transfer
 from suite.data import Dataset, prepare
 from suite.progress import Reporter
 from suite.registry import Registry
-from suite.search import (
-    Outcome,
-    Pruned,
-    counted,
-    default_storage,
-    fail_stale,
-    open_study,
-    pruning_callback,
-    run_search,
-)
+from suite.search import Outcome, Pruned, fail_stale, open_study, run_search, tally
 from suite.spec.candidates import CandidateSpec, Concrete, candidates
 from suite.spec.load import spec_hash
 from suite.spec.schema import Benchmark
-from suite.tasks import TASKS, Task
+from suite.tasks import TASKS, Task, direction_of
 
 
 class RunError(Exception):
@@ -41,6 +36,23 @@ class CandidateSummary:
     outcomes: tuple[Outcome, ...]
     stale_trials: tuple[int, ...]
     error: str | None = None
+
+
+@dataclass
+class Live:
+    """One candidate as this worker holds it: its studies, parent run and what it did."""
+
+    cand: CandidateSpec
+    study: Any
+    seeds: Any  # the queue of seed runs (an Optuna study of its own)
+    parent: str
+    tags: dict[str, str]
+    trials: int  # the budget (a grid's size when smaller)
+    stale: tuple[int, ...]
+    started: float = field(default_factory=time.monotonic)
+    outcomes: list[Outcome] = field(default_factory=list)
+    error: str | None = None
+    done: bool = False
 
 
 @dataclass
@@ -96,9 +108,12 @@ def _train_one(
     seed: int,
     callbacks: Sequence[Any] = (),
 ) -> tuple[Any, Any]:
+    import keras
+
     from suite.build import build_model, trainable_params
     from suite.train import fit, set_seed
 
+    keras.backend.clear_session()  # the previous trial's graph and weights go
     set_seed(seed)
     model = build_model(
         concrete.model.layers,
@@ -108,14 +123,14 @@ def _train_one(
         cand.name,
     )
     ctx.tracker.log_metrics(run_id, {"params": trainable_params(model)})
-    search = ctx.bench.search
+    spec = ctx.bench.search
     result = fit(
         model,
         ctx.data,
         concrete.train,
         ctx.task,
-        monitor=search.metric,
-        direction=search.resolved_direction,
+        monitor=spec.metric,
+        direction=spec.resolved_direction,
         callbacks=[track.epoch_logger(ctx.tracker, run_id), ctx.reporter.callback(), *callbacks],
     )
     return model, result
@@ -134,18 +149,52 @@ def _summary_metrics(result: Any, metric: str) -> dict[str, float]:
     return out
 
 
-def _objective(ctx: Context, cand: CandidateSpec, parent: str, study: Any) -> Any:
-    metric = ctx.bench.search.metric
+def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
+    """Median milliseconds to predict one batch of `x` (after one warm-up call)."""
+    batch = x[:batch_size]
+    model.predict_on_batch(batch)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        model.predict_on_batch(batch)
+        times.append((time.perf_counter() - t) * 1000)
+    return sorted(times)[len(times) // 2]
 
-    def objective(trial: Any, params: dict[str, Any]) -> float:
+
+def _goal_values(ctx: Context, model: Any, result: Any, batch_size: int) -> list[float]:
+    """Each objective's value: a metric at the best epoch, the parameter count or latency."""
+    from suite.build import trainable_params
+
+    out = []
+    for metric, _ in ctx.bench.search.goals:
+        if metric == "params":
+            out.append(float(trainable_params(model)))
+        elif metric == "latency_ms":
+            out.append(latency_ms(model, ctx.data.val.x, batch_size))
+        else:
+            out.append(float(result.value(metric)))
+    return out
+
+
+def _objective(ctx: Context, live: Live) -> Any:
+    from suite.search import epoch_counter, pruning_callback
+
+    cand, parent, study = live.cand, live.parent, live.study
+    spec = ctx.bench.search
+    metric, goals = spec.metric, spec.goals
+    prune = len(goals) == 1 and next(iter(type(spec.pruner).model_fields)) != "none"
+    watched = spec.pruned_metric
+
+    def objective(trial: Any, params: dict[str, Any]) -> float | list[float]:
         run_id = ctx.tracker.child_run(
             parent,
             f"{cand.name}/trial-{trial.number}",
             {
-                **ctx.tags,
+                **live.tags,
                 track.KIND: "trial",
                 track.TRIAL: str(trial.number),
                 "suite.params": json.dumps(params),
+                "suite.worker": _worker_label(),
             },
         )
         trial.set_user_attr("mlflow_run_id", run_id)
@@ -154,22 +203,33 @@ def _objective(ctx: Context, cand: CandidateSpec, parent: str, study: Any) -> An
         try:
             concrete = cand.concrete(params)
             ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
-            pruner = pruning_callback(trial, metric)
-            model, result = _train_one(ctx, cand, concrete, run_id, ctx.seed, [pruner])
+            callbacks: list[Any] = [epoch_counter(study, trial._trial_id)]
+            pruner = None
+            if prune:
+                negate = direction_of(watched) != study.directions[0].name.lower()
+                pruner = pruning_callback(trial, watched, negate)
+                callbacks.append(pruner)
+            model, result = _train_one(ctx, cand, concrete, run_id, ctx.seed, callbacks)
             ctx.tracker.log_metrics(run_id, _summary_metrics(result, metric))
             if result.stop == "nan":
                 raise FloatingPointError(f"the loss became NaN at epoch {result.epochs}")
-            if pruner.pruned_at is not None:
+            if pruner is not None and pruner.pruned_at is not None:
                 ctx.tracker.set_tags(run_id, {track.STATE: "PRUNED"})
                 ctx.tracker.end(run_id)
                 raise Pruned(pruner.pruned_at, pruner.value)
-            value = result.value(metric)
-            if _is_best(study, value):
+            values = _goal_values(ctx, model, result, concrete.train.batch_size)
+            if len(goals) > 1:
+                ctx.tracker.log_metrics(
+                    run_id, {f"objective.{m}": v for (m, _), v in zip(goals, values, strict=True)}
+                )
+            best = shared.is_best(study, values[0])
+            if best or (len(goals) > 1 and shared.on_front(study, values)):
                 ctx.tracker.log_model(run_id, model)
+            if best:
                 ctx.tracker.set_tags(parent, {"suite.best_run": run_id})
             ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
             ctx.tracker.end(run_id)
-            return value
+            return values if len(goals) > 1 else values[0]
         except Pruned:
             raise
         except KeyboardInterrupt:
@@ -187,77 +247,36 @@ def _objective(ctx: Context, cand: CandidateSpec, parent: str, study: Any) -> An
     return objective
 
 
-def _is_best(study: Any, value: float) -> bool:
-    from optuna.trial import TrialState
+def _worker_label() -> str:
+    from suite.workers import identity
 
-    done = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    if not done:
-        return True
-    best = max(done) if study.direction.name == "MAXIMIZE" else min(done)
-    return value > best if study.direction.name == "MAXIMIZE" else value < best
+    me = identity()
+    return f"{me['host']}:{me['pid']}"
 
 
-def _seed_runs(ctx: Context, cand: CandidateSpec, parent: str, study: Any) -> None:
-    from suite.train import evaluate
-
-    if not ctx.bench.seed_list:
-        return
-    try:
-        best = study.best_trial
-    except ValueError:
-        return
-    done = ctx.tracker.client.search_runs(
-        [ctx.tracker.experiment_id],
-        filter_string=f"tags.`mlflow.parentRunId` = '{parent}' and tags.`{track.KIND}` = 'seed' "
-        f"and attributes.status = 'FINISHED' and tags.`suite.best_trial` = '{best.number}'",
-    )
-    have = {r.data.tags.get(track.SEED) for r in done}
-    ctx.tracker.set_tags(parent, {"suite.best_trial": str(best.number)})
-    concrete = cand.concrete(best.params)
-    for seed in ctx.bench.seed_list:
-        if str(seed) in have:
-            continue
-        run_id = ctx.tracker.child_run(
-            parent,
-            f"{cand.name}/seed-{seed}",
-            {
-                **ctx.tags,
-                track.KIND: "seed",
-                track.SEED: str(seed),
-                "suite.best_trial": str(best.number),
-                "suite.params": json.dumps(best.params),
-            },
-        )
-        try:
-            ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
-            model, result = _train_one(ctx, cand, concrete, run_id, seed)
-            metrics = _summary_metrics(result, ctx.bench.search.metric)
-            test = evaluate(model, ctx.data.test.x, ctx.data.test.y, concrete.train.batch_size)
-            metrics.update({f"test_{k}": v for k, v in test.items()})
-            ctx.tracker.log_metrics(run_id, metrics)
-            ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
-            ctx.tracker.end(run_id)
-        except BaseException as e:
-            ctx.tracker.set_tags(
-                run_id, {track.STATE: "FAIL", track.ERROR: str(e)[:5000] or "interrupted"}
-            )
-            ctx.tracker.end(run_id, "KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
-            raise
-
-
-def run_candidate(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> CandidateSummary:
+def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
+    """Open (or join) the candidate's study, parent run and seed queue; clean up the dead."""
     bench = ctx.bench
-    tags = {track.FAMILY: cand.model.family, track.CANDIDATE: cand.name}
-    ctx.tags = {**ctx.tags, **tags}
+    tags = {**ctx.tags, track.FAMILY: cand.model.family, track.CANDIDATE: cand.name}
     study_name = f"{bench.name}/{cand.name}"
-    study = open_study(
-        study_name,
-        storage,
-        sampler=bench.search.sampler,
-        pruner=bench.search.pruner,
-        direction=bench.search.resolved_direction,
-        seed=ctx.seed,
-    )
+    try:
+        study = open_study(
+            study_name,
+            storage,
+            sampler=bench.search.sampler,
+            pruner=bench.search.pruner,
+            directions=[d for _, d in bench.search.goals],
+            seed=ctx.seed,
+            space=cand.space,
+        )
+    except ValueError as e:
+        raise RunError(f"candidate {cand.name!r}: {e}") from None
+    directions = [d.name.lower() for d in study.directions]
+    if directions != [d for _, d in bench.search.goals]:
+        raise RunError(
+            f"the study {study_name!r} optimizes {directions}, the spec "
+            f"{[d for _, d in bench.search.goals]}; delete it with `suite delete {bench.name}`"
+        )
     known = study.user_attrs.get("spec_hash")
     if known is None:
         study.set_user_attr("spec_hash", ctx.hash)
@@ -267,63 +286,130 @@ def run_candidate(ctx: Context, cand: CandidateSpec, trials: int, storage: str) 
             f"(hash {known}, now {ctx.hash}); rename the benchmark, "
             f"or delete its results with `suite delete {bench.name}`"
         )
-    parent = ctx.tracker.candidate_run(cand.name, ctx.tags)
-    ctx.tracker.end_stale_children(parent)
+    grid = shared.grid_size(study)
+    trials = min(trials, grid) if grid else trials
+    enqueue = None if grid else cand.defaults()
+    parent, seeds = shared.parent_run(ctx.tracker, study, storage, cand.name, tags, enqueue)
+    stale = tuple(fail_stale(study))
+    fail_stale(seeds)
+    shared.end_dead_runs(ctx.tracker, parent, study, seeds)
     doc = cand.document()
     doc["model"].pop("space", None)
     ctx.tracker.log_params(parent, track.flatten(doc))
+    space = {k: v.model_dump(mode="json", by_alias=True) for k, v in cand.space.items()}
+    budget = {"trials": trials, "epochs": bench.search.epochs_budget}
+    budget["timeout_s"] = bench.search.timeout
     ctx.tracker.set_tags(
         parent,
         {
-            "suite.space": json.dumps(
-                {k: v.model_dump(mode="json", by_alias=True) for k, v in cand.space.items()}
-            )[:5000]
+            "suite.space": json.dumps(space)[:5000],
+            track.STUDY: study_name,
+            "suite.budget": json.dumps(budget),
         },
     )
     ctx.tracker.log_text(parent, bench_yaml(bench), "spec/benchmark.yaml")
     ctx.tracker.log_metrics(parent, baseline_metrics(ctx.data))
-    ctx.tracker.set_tags(parent, {track.STUDY: study_name})
-    stale = fail_stale(study)
     if stale:
-        ctx.reporter.message(f"{cand.name}: trial(s) {stale} were interrupted; marked failed")
-    ctx.reporter.candidate(cand.name, min(counted(study), trials), trials)
-    status = "FINISHED"
+        ctx.reporter.message(f"{cand.name}: trial(s) {list(stale)} were interrupted; marked failed")
+    return Live(cand, study, seeds, parent, tags, trials, stale)
+
+
+def _search(ctx: Context, live: Live, wait: bool) -> None:
+    spec = ctx.bench.search
+    left = (
+        None if spec.timeout is None else max(0.0, spec.timeout - (time.monotonic() - live.started))
+    )
+    ctx.reporter.candidate(live.cand.name, min(tally(live.study).counted, live.trials), live.trials)
     try:
-        outcomes = run_search(
-            study,
-            cand.space,
-            _objective(ctx, cand, parent, study),
-            trials=trials,
-            timeout=bench.search.timeout,
-            enqueue=cand.defaults(),
+        live.outcomes += run_search(
+            live.study,
+            live.cand.space,
+            _objective(ctx, live),
+            trials=live.trials,
+            timeout=left,
+            epochs_budget=spec.epochs_budget,
             on_trial=lambda o: ctx.reporter.trial_end(o.state, o.value),
+            wait=wait,
         )
-        _seed_runs(ctx, cand, parent, study)
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
     except RuntimeError as e:
-        status = "FAILED"
-        ctx.tracker.set_tags(parent, {track.ERROR: str(e)[:5000]})
-        return CandidateSummary(cand.name, (), tuple(stale), str(e))
-    finally:
-        _parent_metrics(ctx.tracker, parent, study)
-        ctx.tracker.end(parent, status)
-    return CandidateSummary(cand.name, tuple(outcomes), tuple(stale))
+        live.error = str(e)
+        ctx.tracker.set_tags(live.parent, {track.ERROR: str(e)[:5000]})
 
 
-def _parent_metrics(tracker: track.Tracker, parent: str, study: Any) -> None:
+def _seed_runs(ctx: Context, live: Live) -> None:
+    """Queue the top configurations' seed runs, then run queued ones until none is left."""
+    if not ctx.bench.seed_list:
+        return
+    configs = shared.top_trials(live.study, ctx.bench.search.seeds_top_k)
+    if not configs:
+        return
+    ctx.tracker.set_tags(live.parent, {"suite.best_trial": str(configs[0].number)})
+    shared.queue_seeds(live.seeds, ctx.bench.seed_list, configs)
+
+    def work(p: dict[str, Any], number: int) -> float:
+        source = live.study.trials[int(p["trial"])]
+        try:
+            return _seed_run(ctx, live, source, int(p["seed"]), int(p["rank"]), number)
+        except Exception as e:
+            ctx.reporter.message(f"{live.cand.name}: seed run {p['seed']} failed: {e}")
+            raise
+
+    shared.run_queued(live.seeds, work)
+
+
+def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: int) -> float:
+    """Train the configuration of trial `source` with `seed`, score it on test; its value."""
+    from suite.train import evaluate
+
+    cand = live.cand
+    run_id = ctx.tracker.child_run(
+        live.parent,
+        f"{cand.name}/seed-{seed}" + (f"-rank-{rank}" if rank > 1 else ""),
+        {
+            **live.tags,
+            track.KIND: "seed",
+            track.SEED: str(seed),
+            "suite.best_trial": str(source.number),
+            "suite.rank": str(rank),
+            "suite.seed_trial": str(job),
+            "suite.params": json.dumps(source.params),
+            "suite.worker": _worker_label(),
+        },
+    )
+    try:
+        concrete = cand.concrete(source.params)
+        ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
+        model, result = _train_one(ctx, cand, concrete, run_id, seed)
+        metric = ctx.bench.search.metric
+        metrics = _summary_metrics(result, metric)
+        test = evaluate(model, ctx.data.test.x, ctx.data.test.y, concrete.train.batch_size)
+        metrics.update({f"test_{k}": v for k, v in test.items()})
+        ctx.tracker.log_metrics(run_id, metrics)
+        ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
+        ctx.tracker.end(run_id)
+        return float(metrics.get("test_" + metric.removeprefix("val_"), metrics["objective"]))
+    except BaseException as e:
+        ctx.tracker.set_tags(
+            run_id, {track.STATE: "FAIL", track.ERROR: str(e)[:5000] or "interrupted"}
+        )
+        ctx.tracker.end(run_id, "KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
+        raise
+
+
+def _finish(ctx: Context, live: Live, status: str) -> CandidateSummary:
+    """Record what the candidate consumed; end its parent run once no worker runs anything."""
     from optuna.trial import TrialState
 
-    states = [t.state for t in study.get_trials(deepcopy=False)]
-    metrics = {
-        "trials_complete": states.count(TrialState.COMPLETE),
-        "trials_pruned": states.count(TrialState.PRUNED),
-        "trials_failed": states.count(TrialState.FAIL),
-    }
-    with contextlib.suppress(ValueError):
-        metrics["best_objective"] = study.best_value
-    tracker.log_metrics(parent, metrics)
+    live.done = True
+    shared.parent_metrics(ctx.tracker, live.parent, live.study)
+    if len(live.study.directions) > 1:
+        shared.log_pareto(ctx.tracker, live.parent, live.study, ctx.bench.search.goals)
+    busy = any(
+        s.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) for s in (live.study, live.seeds)
+    )
+    if not busy:
+        ctx.tracker.end(live.parent, "FAILED" if live.error and status == "FINISHED" else status)
+    return CandidateSummary(live.cand.name, tuple(live.outcomes), live.stale, live.error)
 
 
 def bench_yaml(bench: Benchmark) -> str:
@@ -372,9 +458,18 @@ def run(
     tracking_uri: str | None = None,
     reporter: Reporter | None = None,
 ) -> list[CandidateSummary]:
-    """Run (or resume) every selected candidate's search; results land in MLflow and Optuna."""
+    """Run (or resume, or join) every selected candidate's search and its seed runs.
+
+    First each candidate's search goes as far as this worker can take it; then, in turn,
+    it waits for other workers' last trials (taking over any that fail), runs queued seed
+    runs, and records the candidate. Results land in MLflow and Optuna.
+    """
     reporter = reporter or Reporter()
     chosen = _select(bench, only)
+    try:
+        storage = search.resolve_storage(bench.name, storage)
+    except ValueError as e:
+        raise RunError(str(e)) from None
     data = load_data(bench)
     tracker = track.Tracker(bench.name, tracking_uri)
     store = transfer.TRACKING_URI.set(tracker.uri)  # where `pretrained` blocks find runs
@@ -384,6 +479,7 @@ def run(
             track.SPEC_HASH: h,
             track.METRIC: bench.search.metric,
             track.DIRECTION: bench.search.resolved_direction,
+            "suite.objectives": json.dumps(bench.search.goals),
             "suite.task": bench.task,
         }
     )
@@ -404,14 +500,31 @@ def run(
         tags,
     )
     budget = trials if trials is not None else bench.search.trials
-    storage = storage or default_storage()
     reporter.start(bench.name, len(chosen))
-    summaries = []
+    lives: list[Live] = []
+    summaries: dict[str, CandidateSummary] = {}
     try:
         for cand in chosen:
-            ctx.tags = dict(tags)
-            summaries.append(run_candidate(ctx, cand, budget, storage))
+            live = _open(ctx, cand, budget, storage)
+            lives.append(live)
+            _search(ctx, live, wait=False)
+            if live.error is None and tally(live.study).running == 0:
+                _seed_runs(ctx, live)
+                summaries[cand.name] = _finish(ctx, live, "FINISHED")
+        for live in lives:
+            if live.done:
+                continue
+            if live.error is None:
+                _search(ctx, live, wait=True)
+            if live.error is None:
+                _seed_runs(ctx, live)
+            summaries[live.cand.name] = _finish(ctx, live, "FINISHED")
+    except KeyboardInterrupt:
+        for live in lives:
+            if not live.done:
+                _finish(ctx, live, "KILLED")
+        raise
     finally:
         reporter.stop()
         transfer.TRACKING_URI.reset(store)
-    return summaries
+    return [summaries[live.cand.name] for live in lives]

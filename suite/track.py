@@ -71,18 +71,37 @@ class Tracker:
 
         self.uri = tracking_uri or default_tracking_uri()
         self.client = MlflowClient(self.uri)
-        exp = self.client.get_experiment_by_name(experiment)
+        exp = self._experiment(experiment)
         if exp is None:
             location = None
             if self.uri.startswith("sqlite:"):
                 location = (settings.results_dir().resolve() / "artifacts" / experiment).as_uri()
-            self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=location
-            )
+            try:
+                self.experiment_id = self.client.create_experiment(
+                    experiment, artifact_location=location
+                )
+            except Exception:  # another worker created it at the same moment
+                exp = self.client.get_experiment_by_name(experiment)
+                if exp is None:
+                    raise
+                self.experiment_id = exp.experiment_id
         else:
             if exp.lifecycle_stage == "deleted":
                 self.client.restore_experiment(exp.experiment_id)
             self.experiment_id = exp.experiment_id
+
+    def _experiment(self, name: str, attempts: int = 5) -> Any:
+        """The experiment by name; retried while another process creates a new store."""
+        import time
+
+        for attempt in range(attempts):
+            try:
+                return self.client.get_experiment_by_name(name)
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(1 + attempt)
+        return None
 
     def set_experiment_tags(self, tags: Mapping[str, str]) -> None:
         for k, v in tags.items():
@@ -115,19 +134,42 @@ class Tracker:
         )
         return run.info.run_id
 
-    def end_stale_children(self, parent: str) -> int:
-        """Children left RUNNING by a killed process are ended as KILLED; returns how many."""
-        stale = self.client.search_runs(
+    def reopen(self, run_id: str) -> bool:
+        """Mark an existing run RUNNING again (a worker joins or resumes); False if it is gone."""
+        try:
+            run = self.client.get_run(run_id)
+        except Exception:
+            return False
+        if run.info.lifecycle_stage != "active" or run.info.experiment_id != self.experiment_id:
+            return False
+        self.client.update_run(run_id, status="RUNNING")
+        return True
+
+    def running_children(self, parent: str) -> list[Any]:
+        """Child runs of `parent` whose status is RUNNING."""
+        return self.client.search_runs(
             [self.experiment_id],
             filter_string=(
                 f"tags.`mlflow.parentRunId` = '{parent}' and attributes.status = 'RUNNING'"
             ),
         )
-        for run in stale:
-            self.client.set_tag(run.info.run_id, STATE, "FAIL")
-            self.client.set_tag(run.info.run_id, ERROR, "interrupted: its process ended mid-run")
-            self.client.set_terminated(run.info.run_id, status="KILLED")
-        return len(stale)
+
+    def end_stale(self, run_id: str) -> bool:
+        """End a run its process left RUNNING as KILLED (read again first); True if it did."""
+        if self.client.get_run(run_id).info.status != "RUNNING":
+            return False
+        self.client.set_tag(run_id, STATE, "FAIL")
+        self.client.set_tag(run_id, ERROR, "interrupted: its process ended mid-run")
+        self.client.set_terminated(run_id, status="KILLED")
+        return True
+
+    def end_stale_children(self, parent: str) -> int:
+        """Children left RUNNING by a killed process are ended as KILLED; returns how many.
+
+        Only for a single process: with several workers, end each run whose trial is known
+        to have ended with `end_stale`.
+        """
+        return sum(self.end_stale(r.info.run_id) for r in self.running_children(parent))
 
     def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
         from mlflow.entities import Param

@@ -1,0 +1,138 @@
+"""Worker processes: who runs a trial, whether it is alive, and N workers on one machine.
+
+A worker is a `suite worker` process. Workers of one benchmark share its Optuna studies
+and MLflow experiment; `suite run --workers N` starts N of them here, one per GPU where
+there are GPUs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from suite.progress import Reporter
+
+
+def _start_time(pid: int) -> int | None:
+    """The process's start (clock ticks since boot) where /proc tells it, to tell reused pids."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+@cache
+def identity() -> dict[str, Any]:
+    """This process: host, pid and start time (recorded on every trial it runs)."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start": _start_time(pid)}
+
+
+def is_me(owner: Any) -> bool:
+    me = identity()
+    return isinstance(owner, dict) and all(owner.get(k) == me[k] for k in ("host", "pid"))
+
+
+def alive(owner: Any) -> bool | None:
+    """Whether the process `owner` names still runs; None when it ran on another machine."""
+    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+        return None
+    pid = owner.get("pid")
+    if not isinstance(pid, int):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, another user's
+    start = owner.get("start")
+    return start is None or _start_time(pid) in (None, start)
+
+
+def gpus() -> list[str]:
+    """The GPUs workers may use: $CUDA_VISIBLE_DEVICES, else those nvidia-smi lists."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def worker_env(index: int, devices: Sequence[str]) -> dict[str, str]:
+    """Worker `index`'s environment: its GPU (round robin) where there are GPUs."""
+    env = dict(os.environ)
+    env["SUITE_WORKER"] = str(index)
+    if devices:
+        env["CUDA_VISIBLE_DEVICES"] = devices[index % len(devices)]
+    return env
+
+
+def launch(n: int, args: Sequence[str]) -> int:
+    """Run `suite worker ARGS` in `n` processes here and wait for them; the worst exit code.
+
+    Ctrl-C reaches every worker (one process group); each fails its running trial and stops.
+    """
+    devices = gpus()
+    cmd = [sys.executable, "-m", "suite.cli", "worker", *args]
+    procs = [subprocess.Popen(cmd, env=worker_env(i, devices)) for i in range(n)]
+    try:
+        codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        for p in procs:  # a terminal's Ctrl-C reached them too; a signal to us alone did not
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            p.wait()
+        raise
+    return max(codes, key=abs)
+
+
+class LineReporter(Reporter):
+    """One line per event on stderr, prefixed by the worker (for several at once)."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.prefix = f"[worker {os.environ.get('SUITE_WORKER', os.getpid())}]"
+        self.name = ""
+        self.number = -1
+
+    def _say(self, text: str) -> None:
+        print(f"{self.prefix} {text}", file=sys.stderr, flush=True)
+
+    def candidate(self, name: str, trials_done: int, trials: int) -> None:
+        self.name = name
+        self._say(f"{name}: {trials_done}/{trials} trials done")
+
+    def trial(self, number: int, epochs: int) -> None:
+        self.number = number
+
+    def trial_end(self, state: str, value: float | None) -> None:
+        shown = f" {self.metric}={value:.4f}" if value is not None else ""
+        self._say(f"{self.name}: trial {self.number} {state.lower()}{shown}")
+
+    def message(self, text: str) -> None:
+        self._say(text)
