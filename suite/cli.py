@@ -189,6 +189,13 @@ def list_(family: str | None) -> None:
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
 @click.option("--dry-run", is_flag=True, help="Show candidates, parameter counts and budget.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes here (one per GPU where there are GPUs), sharing the studies.",
+)
 @user_errors
 def run(
     spec: Path,
@@ -199,6 +206,7 @@ def run(
     tracking_uri: str | None,
     dry_run: bool,
     quiet: bool,
+    workers: int,
 ) -> None:
     """Run a benchmark; rerunning the same command resumes it."""
 
@@ -215,6 +223,27 @@ def run(
         show(bench, only, trials, console)
         return
     from suite.compare import leaderboard, render
+
+    if workers > 1:
+        from suite import search, track
+        from suite.workers import launch
+
+        try:
+            storage = search.resolve_storage(bench.name, storage, workers)
+        except ValueError as e:
+            _fail(str(e))
+        tracking_uri = tracking_uri or track.default_tracking_uri()
+        search.make_storage(storage)  # the stores and the experiment, made once
+        track.Tracker(bench.name, tracking_uri)
+        args = [str(spec), "--storage", storage, "--tracking-uri", tracking_uri]
+        args += [a for o in overrides for a in ("--set", o)]
+        args += [a for c in only for a in ("--only", c)]
+        args += ["--trials", str(trials)] if trials else []
+        code = launch(workers, args + (["--quiet"] if quiet else []))
+        if code:
+            click.echo(f"a worker ended with exit code {code}", err=True)
+        render(leaderboard(bench.name, tracking_uri), console)
+        sys.exit(1 if code else 0)
     from suite.progress import Reporter, RichReporter
     from suite.runner import run as run_benchmark
 
@@ -234,6 +263,58 @@ def run(
 
 
 @main.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a value.")
+@click.option("--only", multiple=True, metavar="CANDIDATE", help="Work on these candidates only.")
+@click.option("--trials", type=click.IntRange(min=1), help="Trials per candidate (budget).")
+@click.option(
+    "--storage",
+    help="The benchmark's shared Optuna storage, e.g. postgresql://host/db "
+    "(default: the journal file under the results dir).",
+)
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+@user_errors
+def worker(
+    spec: Path,
+    overrides: tuple[str, ...],
+    only: tuple[str, ...],
+    trials: int | None,
+    storage: str | None,
+    tracking_uri: str | None,
+    quiet: bool,
+) -> None:
+    """Join a benchmark as one more worker (from any machine that reaches its storage)."""
+    from suite import search
+    from suite.progress import Reporter
+    from suite.runner import run as run_benchmark
+    from suite.spec.load import load
+    from suite.spec.schema import Benchmark
+    from suite.workers import LineReporter
+
+    bench = load(spec, overrides)
+    if not isinstance(bench, Benchmark):
+        _fail(f"{spec} is a model spec; `suite worker` needs a benchmark spec (with candidates)")
+    if storage is None:
+        try:
+            storage = search.resolve_storage(bench.name, None, workers=2)
+        except ValueError as e:
+            _fail(str(e))
+    summaries = run_benchmark(
+        bench,
+        only=only,
+        trials=trials,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        reporter=Reporter() if quiet else LineReporter(bench.search.metric),
+    )
+    failed = [s for s in summaries if s.error]
+    for s in failed:
+        click.echo(f"candidate {s.name!r} stopped: {s.error}", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
 @click.argument("benchmark")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"
@@ -245,23 +326,35 @@ def run(
     help="Write to this file instead of the terminal.",
 )
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@click.option(
+    "--pareto", is_flag=True, help="Each candidate's Pareto front (a multi-objective search)."
+)
 @user_errors
-def compare(benchmark: str, fmt: str, output: Path | None, tracking_uri: str | None) -> None:
+def compare(
+    benchmark: str, fmt: str, output: Path | None, tracking_uri: str | None, pareto: bool
+) -> None:
     """Print the leaderboard of a benchmark, read back from MLflow."""
 
     from suite import compare as cmp
 
-    frame = cmp.leaderboard(benchmark, tracking_uri)
-    if fmt == "table" and output is None:
-        cmp.render(frame, _console())
-        return
-    writers = {
-        "csv": cmp.to_csv,
-        "markdown": cmp.to_markdown,
-        "json": cmp.to_json,
-        "table": cmp.to_markdown,
-    }
-    text = writers[fmt](frame)
+    if pareto:
+        front = cmp.pareto(benchmark, tracking_uri)
+        if fmt == "table" and output is None:
+            cmp.render_pareto(front, _console())
+            return
+        text = cmp.pareto_text(front, "markdown" if fmt == "table" else fmt)
+    else:
+        frame = cmp.leaderboard(benchmark, tracking_uri)
+        if fmt == "table" and output is None:
+            cmp.render(frame, _console())
+            return
+        writers = {
+            "csv": cmp.to_csv,
+            "markdown": cmp.to_markdown,
+            "json": cmp.to_json,
+            "table": cmp.to_markdown,
+        }
+        text = writers[fmt](frame)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")

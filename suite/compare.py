@@ -29,6 +29,7 @@ COLUMNS = [
     "trials_pruned",
     "trials_failed",
     "epochs_total",
+    "wall_s",
     "best_params",
 ]
 
@@ -89,6 +90,7 @@ def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
         row["epochs_total"] = int(
             trials.get("metrics.epochs", pd.Series(dtype=float)).fillna(0).sum()
         )
+        row["wall_s"] = _wall_s(trials)
         if not done.empty and "metrics.objective" in done:
             values = done["metrics.objective"].astype(float)
             best = done.loc[values.idxmax() if direction == "maximize" else values.idxmin()]
@@ -147,6 +149,104 @@ def _baselines(parents: Any, metric: str, test_metric: str) -> list[dict[str, An
     return rows
 
 
+def _wall_s(runs: Any) -> float:
+    """Seconds from the first run's start to the last one's end (all workers together)."""
+    if runs.empty or "start_time" not in runs or "end_time" not in runs:
+        return math.nan
+    start, end = runs["start_time"].min(), runs["end_time"].max()
+    try:
+        return float((end - start).total_seconds())
+    except (AttributeError, TypeError, ValueError):
+        return math.nan
+
+
+def pareto(benchmark: str, tracking_uri: str | None = None) -> Any:
+    """Each candidate's Pareto front, read from MLflow: one row per trial on its front."""
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri or track.default_tracking_uri()
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(benchmark)
+    if exp is None or exp.lifecycle_stage == "deleted":
+        raise NotFound(f"no benchmark {benchmark!r} in {uri}")
+    goals = json.loads(exp.tags.get("suite.objectives", "[]"))
+    if len(goals) < 2:
+        raise NotFound(f"benchmark {benchmark!r} has a single objective: no Pareto front")
+    runs = client.search_runs(
+        [exp.experiment_id],
+        filter_string="tags.`suite.kind` = 'trial' and tags.`suite.pareto` = 'true'",
+        max_results=50000,
+    )
+    names = [m for m, _ in goals]
+    rows = []
+    for r in runs:
+        row: dict[str, Any] = {
+            "candidate": r.data.tags.get(track.CANDIDATE),
+            "trial": int(r.data.tags.get(track.TRIAL, -1)),
+        }
+        row.update({m: r.data.metrics.get(f"objective.{m}", math.nan) for m in names})
+        row["params"] = json.loads(r.data.tags.get("suite.params") or "{}")
+        row["run_id"] = r.info.run_id
+        rows.append(row)
+    first, direction = goals[0]
+    frame = pd.DataFrame(rows, columns=["candidate", "trial", *names, "params", "run_id"])
+    frame = frame.sort_values(
+        ["candidate", first], ascending=[True, direction != "maximize"], kind="stable"
+    ).reset_index(drop=True)
+    frame.attrs.update(benchmark=benchmark, objectives=goals)
+    return frame
+
+
+def _pareto_rows(front: Any) -> tuple[list[str], list[list[str]]]:
+    names = [m for m, _ in front.attrs.get("objectives", [])]
+    header = ["candidate", "trial", *(f"{m} ({d[:3]})" for m, d in front.attrs["objectives"])]
+    rows = [
+        [
+            str(r["candidate"]),
+            str(r["trial"]),
+            *(_cell(_f(r[m])) for m in names),
+            _cell(r["params"]),
+        ]
+        for _, r in front.iterrows()
+    ]
+    return [*header, "params"], rows
+
+
+def pareto_text(front: Any, fmt: str) -> str:
+    """The Pareto fronts as csv, markdown or json."""
+    if fmt == "csv":
+        out = front.copy()
+        out["params"] = out["params"].map(json.dumps)
+        return out.to_csv(index=False)
+    if fmt == "json":
+        records = json.loads(front.to_json(orient="records"))
+        return json.dumps({**front.attrs, "rows": records}, indent=2) + "\n"
+    header, rows = _pareto_rows(front)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_pareto(front: Any, console: Any) -> None:
+    """Print each candidate's Pareto front as a rich table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    header, rows = _pareto_rows(front)
+    table = Table(title=escape(f"{front.attrs.get('benchmark', '')}: Pareto fronts"))
+    for h in header:
+        table.add_column(escape(h), overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(c) for c in row))
+    console.print(table)
+    console.print(
+        "  a trial is on its candidate's front when no other trial is at least as good on "
+        "every objective and better on one (validation split)",
+        style="dim",
+    )
+
+
 def _cell(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -183,6 +283,7 @@ def display_rows(frame: Any, wide: bool = True) -> tuple[list[str], list[list[st
         "train s",
         "c/p/f",
         "epochs used",
+        "wall s",
     ]
     if wide:
         header.append("best params")
@@ -207,6 +308,7 @@ def display_rows(frame: Any, wide: bool = True) -> tuple[list[str], list[list[st
                 for k in ("trials_complete", "trials_pruned", "trials_failed")
             ),
             _count(r["epochs_total"]),
+            _cell(r["wall_s"], 0),
         ]
         if wide:
             row.append(_cell(r["best_params"]))
@@ -259,7 +361,8 @@ def render(frame: Any, console: Any) -> None:
                 highlight=False,
             )
     console.print(
-        "  c/p/f = completed/pruned/failed trials; best = validation, "
+        "  c/p/f = completed/pruned/failed trials; epochs used and wall s = the budget consumed "
+        "(all trials, all workers); best = validation, "
         "test = the best configuration re-trained on each seed",
         style="dim",
     )
