@@ -1,0 +1,175 @@
+"""Sequence labelling: CoNLL-U/IOB2 readers and loaders, exact-span entity F1, masking of
+padding in the loss and the metrics, label alignment for subwords, and a tiny end-to-end run
+of each tagging spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from suite.data import DataError, prepare
+from suite.data.conll import read_conllu, read_iob2
+from suite.spans import score, spans
+from suite.tagging import align, char_ids, is_iob2, predicted_tags
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "datasets"
+
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "ud_english_atis").is_dir() or not (SHARED / "uner_english_ewt").is_dir(),
+    reason=f"the shared datasets folder {SHARED} (UD English-ATIS, UNER English-EWT) is absent",
+)
+
+
+# --- entity spans and exact-match F1 -------------------------------------------------------------
+
+
+def test_spans_follow_conlleval() -> None:
+    tags = ["B-PER", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC", "I-ORG", "B-ORG"]
+    # an I- after O or after another type starts an entity; B- always does
+    assert spans(tags) == [
+        ("PER", 0, 1),
+        ("LOC", 3, 4),
+        ("LOC", 5, 5),
+        ("ORG", 6, 6),
+        ("ORG", 7, 7),
+    ]
+    assert spans(["O", "O"]) == [] and spans(["B-X"]) == [("X", 0, 0)]
+    with pytest.raises(ValueError, match="not an IOB2 tag"):
+        spans(["E-PER"])
+
+
+def test_exact_span_f1_on_a_hand_checked_example() -> None:
+    gold = [
+        ["B-PER", "I-PER", "O", "B-LOC"],  # Jane Doe in Paris
+        ["B-ORG", "I-ORG", "I-ORG", "O"],
+    ]
+    pred = [
+        ["B-PER", "I-PER", "O", "B-ORG"],  # PER right; LOC typed ORG: one false, one missed
+        ["B-ORG", "I-ORG", "O", "O"],  # span one token short: wrong (exact match)
+    ]
+    s = score(gold, pred)
+    # gold: PER, LOC, ORG = 3; predicted: PER, ORG, ORG = 3; correct: PER only
+    assert (s.correct, s.predicted, s.gold) == (1, 3, 3)
+    assert s.precision == pytest.approx(1 / 3) and s.recall == pytest.approx(1 / 3)
+    assert s.f1 == pytest.approx(1 / 3)
+    perfect = score(gold, gold)
+    assert perfect.f1 == 1.0 and perfect.metrics("val_")["val_entity_recall"] == 1.0
+    # nothing predicted: precision and F1 are 0, not NaN
+    assert score(gold, [["O"] * 4, ["O"] * 4]).metrics()["entity_f1"] == 0.0
+    with pytest.raises(ValueError, match="sentence 0"):
+        score([["O"]], [["O", "O"]])
+
+
+def test_iob2_detection() -> None:
+    assert is_iob2(("B-LOC", "I-LOC", "O"))
+    assert not is_iob2(("NOUN", "VERB")) and not is_iob2(("O",))
+
+
+# --- readers: malformed input names file and line -------------------------------------------------
+
+
+def test_conllu_skips_ranges_and_empty_nodes(tmp_path: Path) -> None:
+    f = tmp_path / "a.conllu"
+    row = "{}\t{}\t_\t{}\t_\t_\t0\t_\t_\t_"
+    f.write_text(
+        "# sent_id = 1\n"
+        + "\n".join(
+            [
+                row.format("1-2", "don't", "_"),
+                row.format(1, "do", "AUX"),
+                row.format(2, "n't", "PART"),
+                row.format("2.1", "x", "X"),
+                row.format(3, "go", "VERB"),
+            ]
+        )
+        + "\n\n"
+    )
+    (s,) = read_conllu(f)
+    assert s.words == ("do", "n't", "go") and s.tags == ("AUX", "PART", "VERB")
+    assert s.where == f"{f}:2"
+    f.write_text(row.format(1, "a", "DET") + "\n1\tb\tc\n")
+    with pytest.raises(DataError, match=rf"{f.name}:2: expected 10 tab-separated"):
+        read_conllu(f)
+
+
+def test_iob2_refuses_a_bad_tag_with_its_line(tmp_path: Path) -> None:
+    f = tmp_path / "a.iob2"
+    f.write_text("# text = x\n1\tJane\tB-PER\t-\t-\n2\tDoe\tE-PER\t-\t-\n")
+    with pytest.raises(DataError, match=rf"{f.name}:3: 'E-PER' is not an IOB2 tag"):
+        read_iob2(f)
+    f.write_text("1\tJane\n")
+    with pytest.raises(DataError, match=rf"{f.name}:1: expected at least 3"):
+        read_iob2(f)
+
+
+def test_missing_corpus_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match=r"(?s)en_atis-ud-train\.conllu.*Looked in.*SUITE_DATA_DIR"):
+        prepare("ud_english_atis", {}, target="tags", split="random")
+
+
+@needs_shared
+def test_loaders_read_the_real_corpora(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUITE_DATA_DIR", str(SHARED))
+    pos = prepare("ud_english_atis", {"unseen_tags": "keep"}, target="tags", split="random")
+    assert pos.meta["sizes"] == {"train": 4274, "val": 572, "test": 586}
+    assert pos.meta["val_split"] == "native" and len(pos.classes) == 14  # 13 in train + SYM
+    assert all(len(w) == len(t) for w, t in zip(pos.train.x, pos.train.y, strict=True))
+    assert sum(len(w) for w in pos.train.x) == 48655
+    # the dev file's SYM tokens are unseen in train: an error naming file:line by default
+    with pytest.raises(DataError, match=r"dev sentence at .*en_atis-ud-dev.conllu:\d+ .*'SYM'"):
+        prepare("ud_english_atis", {}, target="tags", split="random")
+    ner = prepare("uner_english_ewt", {}, target="tags", split="random", val_fraction=0.2)
+    # trained on dev with 20% of its sentences held out, tested on test
+    assert ner.meta["sizes"] == {"train": 1601, "val": 400, "test": 2077}
+    assert ner.classes == ("B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER", "O")
+    gold = [[ner.classes[k] for k in y] for y in ner.test.y]
+    assert sum(len(spans(t)) for t in gold) == 1088  # entities in en_ewt-ud-test
+
+
+# --- alignment and masking ------------------------------------------------------------------------
+
+
+def test_first_subtoken_carries_the_tag() -> None:
+    # words: [un, ##believ, ##able] [news] | then padding; the second sentence is truncated
+    first = np.array([[1, 0, 0, 1, 0, 0], [1, 1, 1, 0, 0, 0]], dtype=bool)
+    ids = np.array([[5, 6, 7, 8, 0, 0], [9, 9, 9, 0, 0, 0]])
+    y = align(first, [np.array([3, 4]), np.array([1, 2, 0, 2])])
+    assert y.tolist() == [[3, -1, -1, 4, -1, -1], [1, 2, 0, -1, -1, -1]]
+    chars = char_ids([("ab", "c"), ("d", "e", "f", "g")], first, ids, 2)
+    assert chars[0, :4].tolist() == [[99, 100], [99, 100], [99, 100], [101, 0]]
+    assert chars[0, 4:].max() == 0  # padding has no characters
+    probs = np.eye(5)[[[3, 0, 0, 1, 0, 0], [1, 2, 0, 0, 0, 0]]]
+    classes = ["O", "B-X", "I-X", "B-Y", "I-Y"]
+    # predictions read at the labelled positions; the truncated fourth word becomes O
+    assert predicted_tags(probs, y, [np.array([3, 4]), np.array([1, 2, 0, 2])], classes) == [
+        ["B-Y", "B-X"],
+        ["B-X", "I-X", "O", "O"],
+    ]
+
+
+def test_padding_changes_neither_loss_nor_token_accuracy() -> None:
+    from suite.blocks.tagging_layers import TokenAccuracy, masked_loss
+
+    rng = np.random.default_rng(0)
+    y = np.array([[2, 0, 1, -1], [1, 1, -1, -1]])
+    p = rng.dirichlet(np.ones(3), size=(2, 4)).astype("float32")
+    wide_y = np.concatenate([y, np.full((2, 5), -1)], axis=1)
+    junk = rng.dirichlet(np.ones(3), size=(2, 5)).astype("float32")
+    wide_p = np.concatenate([p, junk], axis=1)
+    loss = masked_loss()
+    assert float(loss(y, p)) == pytest.approx(float(loss(wide_y, wide_p)), rel=1e-6)
+    labelled = y != -1
+    expected = -np.log(p[labelled, y[labelled]]).mean()
+    assert float(loss(y, p)) == pytest.approx(expected, rel=1e-5)
+    accs = []
+    for yy, pp in ((y, p), (wide_y, wide_p)):
+        m = TokenAccuracy()
+        m.update_state(yy, pp)
+        accs.append(float(m.result()))
+    assert accs[0] == accs[1] == pytest.approx((p.argmax(-1) == y)[labelled].mean())
