@@ -364,6 +364,25 @@ def compare(
 
 
 @main.command()
+@click.argument("run_id")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@user_errors
+def predict(run_id: str, texts: tuple[str, ...], tracking_uri: str | None) -> None:
+    """Classify TEXTS with the model and tokenizer a text benchmark logged in RUN_ID."""
+    from suite.text.predict import PredictError, predict
+
+    try:
+        out = predict(run_id, texts, tracking_uri)
+    except PredictError as e:
+        _fail(str(e))
+        return
+    for text, label, probs in zip(texts, out.labels(), out.probabilities, strict=True):
+        shown = ", ".join(f"{c}={p:.3f}" for c, p in zip(out.classes, probs, strict=True))
+        click.echo(f"{label}\t{shown}\t{text}")
+
+
+@main.command()
 @click.argument("benchmark")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--storage", help="Optuna storage URL (default: SQLite under the results dir).")

@@ -31,7 +31,11 @@ COLUMNS = [
     "epochs_total",
     "wall_s",
     "best_params",
+    *(f"tok_{k}" for k in ("kind", "vocab_size", "tokens_mean", "tokens_p95", "val_unk_rate")),
+    "tok_truncated",
 ]
+# Tokenizer statistics (text tasks), read from the best trial's `tok.*` metrics.
+TOKEN_STATS = ("vocab_size", "tokens_mean", "tokens_p95", "val_unk_rate", "truncated")
 
 
 class NotFound(LookupError):
@@ -99,6 +103,10 @@ def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
             row["epochs"] = int(_f(best.get("metrics.epochs")))
             row["train_time_s"] = _f(best.get("metrics.train_time_s"))
             row["best_params"] = json.loads(best.get("tags.suite.params") or "{}")
+            tok = best.get("params.tokenizer.kind")
+            if isinstance(tok, str):
+                row["tok_kind"] = tok
+                row.update({f"tok_{k}": _f(best.get(f"metrics.tok.{k}")) for k in TOKEN_STATS})
         seeds = runs[(kind == "seed") & (cand == name) & (state == "COMPLETE")]
         best_trial = parent.get("tags.suite.best_trial")
         if isinstance(best_trial, str) and "tags.suite.best_trial" in seeds:
@@ -285,6 +293,9 @@ def display_rows(frame: Any, wide: bool = True) -> tuple[list[str], list[list[st
         "epochs used",
         "wall s",
     ]
+    tokens = "tok_kind" in frame and frame["tok_kind"].notna().any()
+    if tokens:
+        header[3:3] = ["tokenizer", "vocab", "tok/ex (p95)", "unk val", "cut"]
     if wide:
         header.append("best params")
     rows = []
@@ -310,6 +321,14 @@ def display_rows(frame: Any, wide: bool = True) -> tuple[list[str], list[list[st
             _count(r["epochs_total"]),
             _cell(r["wall_s"], 0),
         ]
+        if tokens:
+            row[3:3] = [
+                _cell(r["tok_kind"]),
+                _count(r["tok_vocab_size"]),
+                f"{_cell(r['tok_tokens_mean'], 1)} ({_cell(r['tok_tokens_p95'], 0)})",
+                _cell(r["tok_val_unk_rate"], 3),
+                _cell(r["tok_truncated"], 3),
+            ]
         if wide:
             row.append(_cell(r["best_params"]))
         rows.append(row)

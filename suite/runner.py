@@ -108,33 +108,65 @@ def _train_one(
     run_id: str,
     seed: int,
     callbacks: Sequence[Any] = (),
-) -> tuple[Any, Any]:
+) -> tuple[Any, Any, Any]:
+    """Build and fit one model; returns (model, FitResult, Prepared inputs)."""
     import keras
 
     from suite.build import build_model, trainable_params
     from suite.train import fit, set_seed
 
+    prep = _inputs(ctx, concrete, run_id)
+    data = prep.data
+    task = ctx.task if data is ctx.data else ctx.task.bind(data)
+    vocab = prep.tokenizer.vocab_size if prep.tokenizer else data.meta.get("vocabulary_size")
     keras.backend.clear_session()  # the previous trial's graph and weights go
     set_seed(seed)
     model = build_model(
         concrete.model.layers,
-        ctx.data.input_shape,
-        ctx.task,
-        ctx.task.num_outputs or ctx.data.num_classes,
+        data.input_shape,
+        task,
+        task.num_outputs or data.num_classes,
         cand.name,
+        vocab_size=vocab,  # type: ignore[arg-type]
     )
     ctx.tracker.log_metrics(run_id, {"params": trainable_params(model)})
     spec = ctx.bench.search
     result = fit(
         model,
-        ctx.data,
+        data,
         concrete.train,
-        ctx.task,
+        task,
         monitor=spec.metric,
         direction=spec.resolved_direction,
         callbacks=[track.epoch_logger(ctx.tracker, run_id), ctx.reporter.callback(), *callbacks],
     )
-    return model, result
+    if result.stop != "nan":  # the task's text artifacts, e.g. a generated sample
+        for path, text in task.artifacts(model, data).items():
+            ctx.tracker.log_text(run_id, text, path)
+    return model, result, prep
+
+
+def _inputs(ctx: Context, concrete: Concrete, run_id: str) -> Any:
+    """The task's inputs for this trial (text: token ids, cached); their stats are logged."""
+    prep = ctx.task.inputs(ctx.data, concrete.tokenizer)
+    if prep.tokenizer is not None:
+        cache = "hit" if prep.hit else "miss"
+        ctx.tracker.set_tags(run_id, {"suite.tokenize_cache": cache})
+        ctx.tracker.log_metrics(run_id, prep.stats)
+        if not prep.hit:
+            ctx.reporter.message(
+                f"tokenizer {concrete.tokenizer.kind}: fitted and tokenized in "
+                f"{prep.seconds:.1f} s (cached for later trials and reruns)"
+            )
+    return prep
+
+
+def _log_tokenizer(ctx: Context, run_id: str, prep: Any) -> None:
+    """The fitted tokenizer and the class names beside the logged model."""
+    if prep.tokenizer is None:
+        return
+    ctx.tracker.log_dir(run_id, prep.tokenizer.folder, "tokenizer")
+    ctx.tracker.log_text(run_id, json.dumps(list(prep.data.classes)), "model/classes.json")
 
 
 def _summary_metrics(result: Any, metric: str) -> dict[str, float]:
@@ -162,7 +194,9 @@ def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
     return sorted(times)[len(times) // 2]
 
 
-def _goal_values(ctx: Context, model: Any, result: Any, batch_size: int) -> list[float]:
+def _goal_values(
+    ctx: Context, model: Any, result: Any, batch_size: int, data: Dataset
+) -> list[float]:
     """Each objective's value: a metric at the best epoch, the parameter count or latency."""
     from suite.build import trainable_params
 
@@ -171,7 +205,7 @@ def _goal_values(ctx: Context, model: Any, result: Any, batch_size: int) -> list
         if metric == "params":
             out.append(float(trainable_params(model)))
         elif metric == "latency_ms":
-            out.append(latency_ms(model, ctx.data.val.x, batch_size))
+            out.append(latency_ms(model, data.val.x, batch_size))
         else:
             out.append(float(result.value(metric)))
     return out
@@ -210,7 +244,7 @@ def _objective(ctx: Context, live: Live) -> Any:
                 negate = direction_of(watched) != study.directions[0].name.lower()
                 pruner = pruning_callback(trial, watched, negate)
                 callbacks.append(pruner)
-            model, result = _train_one(ctx, cand, concrete, run_id, ctx.seed, callbacks)
+            model, result, prep = _train_one(ctx, cand, concrete, run_id, ctx.seed, callbacks)
             ctx.tracker.log_metrics(run_id, _summary_metrics(result, metric))
             if result.stop == "nan":
                 raise FloatingPointError(f"the loss became NaN at epoch {result.epochs}")
@@ -218,7 +252,7 @@ def _objective(ctx: Context, live: Live) -> Any:
                 ctx.tracker.set_tags(run_id, {track.STATE: "PRUNED"})
                 ctx.tracker.end(run_id)
                 raise Pruned(pruner.pruned_at, pruner.value)
-            values = _goal_values(ctx, model, result, concrete.train.batch_size)
+            values = _goal_values(ctx, model, result, concrete.train.batch_size, prep.data)
             if len(goals) > 1:
                 ctx.tracker.log_metrics(
                     run_id, {f"objective.{m}": v for (m, _), v in zip(goals, values, strict=True)}
@@ -226,6 +260,7 @@ def _objective(ctx: Context, live: Live) -> Any:
             best = shared.is_best(study, values[0])
             if best or (len(goals) > 1 and shared.on_front(study, values)):
                 ctx.tracker.log_model(run_id, model)
+                _log_tokenizer(ctx, run_id, prep)
             if best:
                 ctx.tracker.set_tags(parent, {"suite.best_run": run_id})
             ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
@@ -380,10 +415,13 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
     try:
         concrete = cand.concrete(source.params)
         ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
-        model, result = _train_one(ctx, cand, concrete, run_id, seed)
+        model, result, prep = _train_one(ctx, cand, concrete, run_id, seed)
         metric = ctx.bench.search.metric
         metrics = _summary_metrics(result, metric)
-        test = evaluate(model, ctx.data.test.x, ctx.data.test.y, concrete.train.batch_size)
+        data = prep.data
+        test = evaluate(model, data.test.x, data.test.y, concrete.train.batch_size)
+        task = ctx.task if data is ctx.data else ctx.task.bind(data)
+        test.update(task.extra_test_metrics(model, data, concrete.train.batch_size))
         metrics.update({f"test_{k}": v for k, v in test.items()})
         ctx.tracker.log_metrics(run_id, metrics)
         ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from suite.data.base import Dataset
 
 Direction = Literal["maximize", "minimize"]
-Target = Literal["class", "mask", "series"]
+Target = Literal["class", "mask", "series", "tags", "text", "next_token"]
 SplitRule = Literal["stratified", "random", "chronological"]
 
 
@@ -62,6 +62,13 @@ class Task:
             )
         return self.num_outputs
 
+    def inputs(self, data: Dataset, tokenizer: Any) -> Any:
+        """What the model trains on (a suite.text.cache.Prepared): `data` itself here; text
+        tasks turn texts into ids with the candidate's `tokenizer` (a TokenizerSpec)."""
+        from suite.text.cache import Prepared
+
+        return Prepared(data, None, {}, True, 0.0)
+
     # --- scoring -------------------------------------------------------------------------------
 
     @property
@@ -90,6 +97,24 @@ class Task:
     def dummy_targets(self, n: int, num_outputs: int, input_shape: tuple[int, ...]) -> np.ndarray:
         """`n` valid targets for a model with `num_outputs` outputs on `input_shape` (tests)."""
         raise NotImplementedError
+
+    # --- hooks (default: nothing) ----------------------------------------------------------------
+
+    def keras_loss(self) -> Any:
+        """The loss given to `compile` (default: the `loss` name; e.g. a masked loss object)."""
+        return self.loss
+
+    def callbacks(self, data: Dataset) -> list[Any]:
+        """Keras callbacks that add task metrics to each epoch's logs (before early stopping)."""
+        return []
+
+    def extra_test_metrics(self, model: Any, data: Dataset, batch_size: int) -> dict[str, float]:
+        """Test metrics that are no Keras metric (logged as test_<name> by seed runs)."""
+        return {}
+
+    def artifacts(self, model: Any, data: Dataset) -> dict[str, str]:
+        """Text artifacts of a trained model, {path in the run: text} (e.g. a generated sample)."""
+        return {}
 
 
 def _vector(task: str, x: Any) -> None:
@@ -267,3 +292,10 @@ def direction_of(metric: str) -> Direction:
     if any(t.direction(metric) == "minimize" for _, t in TASKS.items()):
         return "minimize"
     return "maximize"
+
+
+# Tasks defined in their own modules register themselves on import.
+from suite import lm as _lm  # noqa: E402, F401  (registers language_modeling)
+from suite import seq2seq as _seq2seq  # noqa: E402, F401  (registers seq2seq)
+from suite import tagging as _tagging  # noqa: E402, F401  (registers tagging)
+from suite.text import task as _text_task  # noqa: E402, F401

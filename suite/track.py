@@ -202,6 +202,10 @@ class Tracker:
             model.save(file)
             self.client.log_artifact(run_id, str(file), "model")
 
+    def log_dir(self, run_id: str, folder: Path, path: str) -> None:
+        """Every file of `folder` under `path` in the run's artifacts."""
+        self.client.log_artifacts(run_id, str(folder), path)
+
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 

@@ -9,6 +9,9 @@ from suite.blocks import (  # noqa: F401  (registration)
     recurrent,
     rnn,
     segmentation,
+    seq2seq,
+    tagging,
+    text,
 )
 from suite.blocks.base import BLOCKS, SEQUENCE_CONSUMERS, One, Stack
 

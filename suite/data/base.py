@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from suite.registry import Registry
 
-Modality = Literal["image", "sequence", "tabular"]
+Modality = Literal["image", "sequence", "tabular", "text"]
 # What a dataset asks the model to predict: a class per example, a class per pixel (a mask),
-# or the next `horizon` values of a series.
-Target = Literal["class", "mask", "series"]
+# the next `horizon` values of a series, a tag per word ("tags") or a string ("text").
+Target = Literal["class", "mask", "series", "tags", "text", "next_token"]
 # How the examples are cut into train/val/test: per class, uniformly at random, or in time order.
 SplitRule = Literal["stratified", "random", "chronological"]
 
@@ -28,7 +28,8 @@ class Raw:
     """What a loader returns: arrays as shipped, before the suite's splits.
 
     x arrays are float32, channels-last: images (n, h, w, c), sequences (n, steps, features),
-    tabular (n, features). y arrays are int64 class indices in [0, len(classes)): one per
+    tabular (n, features). Text: 1-D object arrays, one str per example (or, for "tags", a
+    tuple of words per example, with y an object array of int64 arrays). y arrays are int64 class indices in [0, len(classes)): one per
     example (n,) when `target` is "class", one per pixel (n, h, w) when it is "mask".
     x_test/y_test are None when the source has no test split (one is then held out);
     x_val/y_val, when given, are the validation split (else one is held out of train).
@@ -108,13 +109,33 @@ Loader = Callable[..., Raw | Series]
 DATASETS: Registry[Loader] = Registry("dataset")
 
 
+def _hash_object(h: Any, value: object) -> None:
+    """Feed one element of an object array (str, bytes, tuple/list, array) into `h`."""
+    if isinstance(value, str):
+        h.update(b"s%d:" % len(value) + value.encode("utf-8", "surrogatepass"))
+    elif isinstance(value, bytes):
+        h.update(b"b%d:" % len(value) + value)
+    elif isinstance(value, tuple | list):
+        h.update(b"t%d:" % len(value))
+        for v in value:
+            _hash_object(h, v)
+    else:
+        a = np.ascontiguousarray(value)
+        h.update(f"a{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+
+
 def fingerprint(*arrays: np.ndarray) -> str:
-    """sha256 over dtype, shape and bytes of each array, first 16 hex digits."""
+    """sha256 over dtype, shape and bytes of each array (object arrays: by content), 16 hex."""
     h = hashlib.sha256()
     for a in arrays:
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a)
         h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(a.tobytes())
+        if a.dtype == object:
+            for v in a.ravel():
+                _hash_object(h, v)
+        else:
+            h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:16]
 
 

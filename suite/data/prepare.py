@@ -90,6 +90,9 @@ def _check(name: str, raw: Raw) -> None:
             if x.shape[1:] != raw.x_train.shape[1:]:
                 raise DataError(f"{name}: {what} examples have another shape than train examples.")
     k = len(raw.classes)
+    if raw.modality == "text":
+        _check_text(name, raw, pairs)
+        return
     for what, x, y in pairs:
         per_pixel = raw.target == "mask"
         shape_ok = y.shape == x.shape[:3] if per_pixel else y.ndim == 1
@@ -103,17 +106,57 @@ def _check(name: str, raw: Raw) -> None:
             raise DataError(f"{name}: {what} labels fall outside 0..{k - 1}.")
 
 
+def _check_text(name: str, raw: Raw, pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
+    """Text: 1-D object arrays of examples; class labels int64 in range, seen in training."""
+    for what, x, y in pairs:
+        if x.dtype != object or x.ndim != 1 or len(x) != len(y):
+            raise DataError(
+                f"{name}: the loader's {what} texts are {x.dtype}{x.shape} with {len(y)} labels; "
+                "expected a 1-D object array (one text per example) and one label per example."
+            )
+    if raw.target != "class":
+        return
+    k = len(raw.classes)
+    seen = set(np.unique(raw.y_train).tolist())
+    for what, _, y in pairs:
+        if y.dtype != np.int64 or y.ndim != 1:
+            raise DataError(f"{name}: {what} labels must be int64 class indices, got {y.dtype}.")
+        if len(y) and (y.min() < 0 or y.max() >= k):
+            raise DataError(f"{name}: {what} labels fall outside 0..{k - 1}.")
+        unseen = [i for i, c in enumerate(y.tolist()) if c not in seen]
+        if unseen:
+            row = unseen[0]
+            raise DataError(
+                f"{name}: {what} row {row} has label {raw.classes[y[row]]!r}, which the training "
+                f"split never has ({len(unseen)} such rows); a model cannot learn it. Drop those "
+                "rows or add training examples of that class."
+            )
+
+
 _NATURAL: dict[str, SplitRule] = {
     "class": "stratified",
     "mask": "random",
     "series": "chronological",
+    "tags": "random",
+    "text": "random",
+    "next_token": "chronological",
 }
 _ALLOWED: dict[str, set[str]] = {
     "class": {"stratified", "random"},
     "mask": {"random"},
     "series": {"chronological"},
+    "tags": {"random"},
+    "text": {"random"},
+    "next_token": {"chronological"},
 }
-_WHAT = {"class": "a label per example", "mask": "a mask per image", "series": "a time series"}
+_WHAT = {
+    "class": "a label per example",
+    "mask": "a mask per image",
+    "series": "a time series",
+    "tags": "a tag per word",
+    "text": "a target text per example",
+    "next_token": "a next token at every step of a text",
+}
 
 
 def _agree(name: str, has: Target, target: Target | None, split: SplitRule | None) -> None:
@@ -184,6 +227,18 @@ def prepare(
         return ds
 
     raw: Raw | Series = loader(**bound)  # type: ignore[operator]
+    if hasattr(raw, "to_dataset"):  # a record that cuts its own splits (a corpus, text pairs)
+        _agree(name, raw.target, target, split)
+        ds = raw.to_dataset(
+            name,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            max_examples=max_examples,
+            seed=seed,
+            params=bound,
+        )
+        _MEMO[key] = ds
+        return ds
     if isinstance(raw, Series):
         _agree(name, "series", target, split)
         ds = prepare_series(

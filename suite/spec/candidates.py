@@ -11,6 +11,7 @@ from suite.spec.base import Strict
 from suite.spec.errors import Loc
 from suite.spec.schema import Benchmark, MatrixCandidates, ModelSpec, Train
 from suite.spec.space import Dim, assign, default_params, parse_path, set_path
+from suite.text.spec import TokenizerSpec
 
 
 class Concrete(Strict):
@@ -18,6 +19,7 @@ class Concrete(Strict):
 
     model: ModelSpec
     train: Train
+    tokenizer: TokenizerSpec | None = None  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,17 @@ class CandidateSpec:
     train: Train
     space: dict[str, Dim]
     loc: Loc  # where the candidate's model stands in the spec
+    tokenizer: Any = None  # a TokenizerSpec (text tasks), else None
+    tokenizer_name: str | None = None
 
     def document(self) -> dict[str, Any]:
-        return {
+        doc = {
             "model": self.model.model_dump(mode="json", by_alias=True),
             "train": self.train.model_dump(mode="json", by_alias=True),
         }
+        if self.tokenizer is not None:
+            doc["tokenizer"] = self.tokenizer.model_dump(mode="json", by_alias=True)
+        return doc
 
     def concrete(self, params: Mapping[str, Any]) -> Concrete:
         """The concrete spec with a trial's `params` applied (branches expanded); validated."""
@@ -52,11 +59,14 @@ def candidates(bench: Benchmark) -> list[CandidateSpec]:
     """The benchmark's candidates, in spec order, each with its merged search space."""
     matrix = isinstance(bench.candidates, MatrixCandidates)
     out = []
-    for name, model in bench.candidate_models().items():
+    for name, (model, tok) in bench.candidate_setups().items():
+        model_name, _, tok_name = name.partition("+") if matrix else (name, "", "")
         loc: Loc = (
-            ("candidates", "matrix", "model", name) if matrix else ("candidates", name, "model")
+            ("candidates", "matrix", "model", model_name)
+            if matrix
+            else ("candidates", name, "model")
         )
         space: dict[str, Dim] = {f"model.{p}": d for p, d in model.space.items()}
         space.update(bench.search.space)
-        out.append(CandidateSpec(name, model, bench.train, space, loc))
+        out.append(CandidateSpec(name, model, bench.train, space, loc, tok, tok_name or None))
     return out

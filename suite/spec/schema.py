@@ -17,6 +17,7 @@ from suite.spec.signature import params_model, tagged_union
 from suite.spec.space import Param
 from suite.strategies import PRUNERS, SAMPLERS
 from suite.tasks import TASKS, direction_of
+from suite.text.spec import TokenizerSpec
 
 _LAYER = typing.ForwardRef("Layer")
 
@@ -293,15 +294,21 @@ DataSpec = Annotated[Union[tuple(_data_members())], Field(discriminator="name")]
 
 
 class Candidate(Strict):
-    """One named setup: a model (and later a tokenizer)."""
+    """One named setup: a model and, for text, a tokenizer."""
 
     model: ModelSpec
+    tokenizer: TokenizerSpec | None = Field(  # type: ignore[valid-type]
+        None, description="text tasks: how texts become token ids (fitted on train)"
+    )
 
 
 class Matrix(Strict):
-    """Axes whose product is the list of candidates (model x ... ), named `a+b`."""
+    """Axes whose product is the list of candidates (model x tokenizer), named `model+tokenizer`."""
 
     model: dict[str, ModelSpec] = Field(min_length=1)
+    tokenizer: dict[str, TokenizerSpec] | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, description="text tasks: tokenizers, each tried with every model"
+    )
 
 
 class MatrixCandidates(Strict):
@@ -358,7 +365,16 @@ class Benchmark(Strict):
 
     def candidate_models(self) -> dict[str, ModelSpec]:
         """The expanded candidates: name -> model."""
+        return {name: model for name, (model, _) in self.candidate_setups().items()}
+
+    def candidate_setups(self) -> dict[str, tuple[ModelSpec, Any]]:
+        """The expanded candidates: name -> (model, tokenizer or None), in spec order."""
         c = self.candidates
-        if isinstance(c, MatrixCandidates):
-            return dict(c.matrix.model)
-        return {name: cand.model for name, cand in c.items()}
+        if not isinstance(c, MatrixCandidates):
+            return {name: (cand.model, cand.tokenizer) for name, cand in c.items()}
+        toks = c.matrix.tokenizer
+        if not toks:
+            return {name: (m, None) for name, m in c.matrix.model.items()}
+        return {
+            f"{name}+{t}": (m, tok) for name, m in c.matrix.model.items() for t, tok in toks.items()
+        }

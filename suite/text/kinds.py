@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+State = dict[str, Any]  # what a kind stores in tokenizer.json
+
 
 class VocabError(ValueError):
     """A vocabulary that cannot be learned as asked (e.g. fewer tokens than vocab_size)."""

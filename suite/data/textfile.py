@@ -1,0 +1,104 @@
+"""The user's own text classification files: CSV, TSV, JSONL or Parquet with a text column and
+a label column. Rows are numbered from 1 after the header (JSONL: line numbers)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from suite.data.base import DATASETS, DataError, Raw
+from suite.data.files import encode_labels, resolve_file
+from suite.data.text import texts
+
+Format = Literal["auto", "csv", "tsv", "jsonl", "parquet"]
+_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".parquet": "parquet"}
+
+
+def _read(path: str, fmt: Format, encoding: str) -> object:
+    import pandas as pd
+
+    file = resolve_file("text_file", path)
+    kind = fmt if fmt != "auto" else _SUFFIX.get(file.suffix.lower())
+    if kind is None:
+        raise DataError(
+            f"text_file: cannot tell the format of {file} from its suffix; "
+            "set format: csv, tsv, jsonl or parquet"
+        )
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(file)
+        if kind == "jsonl":
+            return pd.read_json(file, lines=True, encoding=encoding, dtype=False)
+        sep = "\t" if kind == "tsv" else ","
+        return pd.read_csv(file, sep=sep, encoding=encoding, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as e:
+        raw = file.read_bytes()
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"text_file: {file} line {line}: bytes {raw[e.start : e.end]!r} are not valid "
+            f"{encoding}; re-encode the file or set encoding (e.g. latin-1)"
+        ) from None
+    except ValueError as e:
+        raise DataError(f"text_file: cannot read {file} as {kind}: {e}") from None
+
+
+def _columns(
+    frame: object, path: str, text: str, label: str, empty: str
+) -> tuple[list[str], np.ndarray]:
+    cols = list(frame.columns)  # type: ignore[attr-defined]
+    for what, col in (("text_column", text), ("label_column", label)):
+        if col not in cols:
+            raise DataError(
+                f"text_file: {path} has no column {col!r} ({what}); its columns are: "
+                f"{', '.join(map(str, cols))}"
+            )
+    xs = frame[text].tolist()  # type: ignore[index]
+    ys = frame[label].to_numpy()  # type: ignore[index]
+    keep = []
+    for i, t in enumerate(xs):
+        if not isinstance(t, str) or not t.strip():
+            if empty == "drop":
+                continue
+            raise DataError(
+                f"text_file: {path} row {i + 1}: empty or missing text in column {text!r}; "
+                "fix the row or set empty: drop"
+            )
+        lab = ys[i]
+        if lab is None or (isinstance(lab, str) and not lab.strip()) or lab != lab:
+            raise DataError(f"text_file: {path} row {i + 1}: missing label in column {label!r}")
+        keep.append(i)
+    return [str(xs[i]) for i in keep], ys[keep].astype(str)
+
+
+@DATASETS.register("text_file")
+def text_file(
+    path: str,
+    text_column: str = "text",
+    label_column: str = "label",
+    format: Format = "auto",
+    encoding: str = "utf-8",
+    val_path: str | None = None,
+    test_path: str | None = None,
+    empty: Literal["error", "drop"] = "error",
+) -> Raw:
+    """Your own texts and labels (CSV, TSV, JSONL, Parquet); optional validation/test files
+    (else both are held out of `path`). Labels are any strings or numbers."""
+    parts = {}
+    for split, p in (("train", path), ("val", val_path), ("test", test_path)):
+        if p is not None:
+            frame = _read(p, format, encoding)
+            parts[split] = _columns(frame, p, text_column, label_column, empty)
+    classes, ys = encode_labels("text_file", *(y for _, y in parts.values()))
+    y = dict(zip(parts, ys, strict=True))
+    return Raw(
+        x_train=texts(parts["train"][0]),
+        y_train=y["train"],  # type: ignore[arg-type]
+        x_val=texts(parts["val"][0]) if "val" in parts else None,
+        y_val=y.get("val"),
+        x_test=texts(parts["test"][0]) if "test" in parts else None,
+        y_test=y.get("test"),
+        classes=classes,
+        modality="text",
+        source=f"text_file {path}",
+    )
