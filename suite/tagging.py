@@ -14,8 +14,10 @@ callback that writes `val_entity_*` into the epoch's logs, and on test for the s
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from suite.tasks import TASKS, Task
 
 if TYPE_CHECKING:
     from suite.data.base import Dataset
+    from suite.text.cache import Prepared
 
 IGNORE = -1
 CHARS = 256  # as suite.blocks.tagging_layers.CHARS (which imports keras)
@@ -121,23 +124,53 @@ def encode_split(
     return x, align(first, tags), cut
 
 
-def encode(data: Dataset, spec: Any, max_chars: int) -> tuple[Dataset, Any, dict[str, float]]:
-    """`data` (sentences, tags) as arrays: the tokenizer `spec` learned on the training
-    sentences (words joined by spaces), every split encoded; the fitted tokenizer; its stats."""
+def encode(data: Dataset, spec: Any, max_chars: int) -> Prepared:
+    """`data` (sentences, tags) as ids and aligned tags: the tokenizer `spec` learned on the
+    training sentences (words joined by spaces), every split encoded. The arrays and the
+    fitted tokenizer are cached on disk by dataset content and settings (suite.text.cache)."""
     from suite.data.base import Split
-    from suite.text.fit import fit_tokenizer
+    from suite.text.cache import _MEMO, COUNTS, Prepared, cache_key, cached, log
+    from suite.text.fit import fit_tokenizer, load_tokenizer
 
-    fitted = fit_tokenizer(spec, [" ".join(w) for w in data.train.x])
-    parts, cuts, gold = {}, {}, {}
-    for name in ("train", "val", "test"):
-        split = getattr(data, name)
-        x, y, cut = encode_split(fitted, split.x, split.y, max_chars)
-        parts[name], cuts[name], gold[name] = Split(x, y), cut, list(split.y)
-    seqs = {k: [r[r != 0] for r in p.x[..., 0]] for k, p in parts.items()}
-    stats = fitted.stats(seqs["train"], seqs["val"], cuts["train"])
-    meta = {**data.meta, "gold": gold, "tokenizer": spec.model_dump(mode="json")}
-    out = dataclasses.replace(data, **parts, meta=meta)
-    return out, fitted, stats
+    doc = spec.model_dump(mode="json")
+    parts = {
+        "task": "tagging",
+        "dataset": data.name,
+        "fingerprint": data.fingerprint,
+        "tokenizer": doc,
+        "max_chars": max_chars,
+    }
+    key = cache_key(parts)
+    if key in _MEMO:
+        COUNTS["memo"] += 1
+        return dataclasses.replace(_MEMO[key], hit=True, seconds=0.0)
+
+    def build(folder: Path) -> dict[str, np.ndarray]:
+        tok = fit_tokenizer(spec, [" ".join(w) for w in data.train.x], folder / "tokenizer")
+        out: dict[str, np.ndarray] = {}
+        for name in ("train", "val", "test"):
+            split = getattr(data, name)
+            out[name], out[f"{name}_y"], out[f"{name}_cut"] = encode_split(
+                tok, split.x, split.y, max_chars
+            )
+        seqs = {k: [r[r != 0] for r in out[k][..., 0]] for k in ("train", "val")}
+        stats = tok.stats(seqs["train"], seqs["val"], out["train_cut"])
+        (folder / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+        return out
+
+    arrays, folder, hit, seconds = cached(parts, build)
+    tok = load_tokenizer(folder / "tokenizer")
+    stats = {**json.loads((folder / "stats.json").read_text(encoding="utf-8"))}
+    stats["tok.tokenize_s"] = seconds
+    what = "cache hit: no tokenization" if hit else "cache miss: fitted and tokenized"
+    log.info("tokenizer %s on %s: %s (%.2f s, key %s)", spec.kind, data.name, what, seconds, key)
+    splits = {k: Split(arrays[k], arrays[f"{k}_y"]) for k in ("train", "val", "test")}
+    gold = {k: list(getattr(data, k).y) for k in ("train", "val", "test")}
+    meta = {**data.meta, "gold": gold, "tokenizer": doc, "tokenizer_key": key}
+    encoded = dataclasses.replace(data, **splits, modality="sequence", meta=meta)
+    prep = Prepared(encoded, tok, stats, hit, seconds, key)
+    _MEMO[key] = prep
+    return prep
 
 
 @dataclass(frozen=True)
@@ -189,6 +222,18 @@ class Tagging(Task):
             return {}
         gold = data.meta["gold"]["test"]  # type: ignore[index]
         return entity_scores(model, data.test.x, data.test.y, gold, self.classes, batch_size)
+
+    def inputs(self, data: Dataset, tokenizer: Any) -> Prepared:
+        """Ids, characters and aligned tags of `data` (target "tags") for `tokenizer`
+        (None: a whitespace word vocabulary learned on train, 64 tokens)."""
+        from suite.text.fit import spec_of
+
+        if data.target != "tags":
+            raise ValueError(
+                f"task {self.name!r} needs sentences with a tag per word; dataset "
+                f"{data.name!r} provides target {data.target!r}"
+            )
+        return encode(data, tokenizer or spec_of(DEFAULT_TOKENIZER), self.max_chars)
 
     def dummy_targets(self, n: int, num_outputs: int, input_shape: tuple[int, ...]) -> np.ndarray:
         steps = input_shape[0]

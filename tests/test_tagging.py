@@ -5,6 +5,7 @@ of each tagging spec."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -173,3 +174,66 @@ def test_padding_changes_neither_loss_nor_token_accuracy() -> None:
         m.update_state(yy, pp)
         accs.append(float(m.result()))
     assert accs[0] == accs[1] == pytest.approx((p.argmax(-1) == y)[labelled].mean())
+
+
+# --- end to end: each spec, tiny ----------------------------------------------------------------
+
+TINY = [
+    "data.max_examples=120",
+    "train.epochs=1",
+    "train.batch_size=32",
+    "search.trials=2",
+    "seeds=1",
+]
+
+
+def _run_spec(spec: str, only: str, extra: list[str]) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    from suite.compare import leaderboard
+    from suite.runner import run
+    from suite.spec.load import load
+    from suite.track import default_tracking_uri
+
+    bench = load(REPO / "specs" / spec, [*TINY, *extra])
+    run(bench, only=[only])
+    client = MlflowClient(default_tracking_uri())
+    exp = client.get_experiment_by_name(bench.name)
+    runs = {
+        kind: client.search_runs([exp.experiment_id], f"tags.`suite.kind` = '{kind}'")
+        for kind in ("trial", "seed")
+    }
+    return leaderboard(bench.name), runs
+
+
+@needs_shared
+@pytest.mark.slow
+def test_pos_spec_runs_end_to_end(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUITE_DATA_DIR", str(SHARED))
+    frame, runs = _run_spec("pos_atis.yaml", "bilstm+word", ["seeds=0"])  # NER tests seeds
+    assert frame.attrs["metric"] == "val_token_accuracy"
+    assert len(runs["trial"]) == 2 and not runs["seed"]
+    for trial in runs["trial"]:
+        m = trial.data.metrics
+        assert 0 < m["val_token_accuracy"] <= 1 and m["objective"] == m["val_token_accuracy"]
+        assert "val_entity_f1" not in m  # UPOS tags are not IOB2
+        assert m["tok.vocab_size"] > 2  # the word vocabulary, learned on train
+    hits = sorted(t.data.tags["suite.tokenize_cache"] for t in runs["trial"])
+    assert hits == ["hit", "miss"]  # trial 2 reuses the first trial's ids
+
+
+@needs_shared
+@pytest.mark.slow
+def test_ner_spec_runs_end_to_end(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUITE_DATA_DIR", str(SHARED))
+    frame, runs = _run_spec("ner_uner.yaml", "cnn_bilstm+word", [])
+    assert frame.attrs["metric"] == "val_entity_f1" and frame.attrs["direction"] == "maximize"
+    assert len(runs["trial"]) == 2
+    for trial in runs["trial"]:
+        m = trial.data.metrics
+        assert {"val_entity_precision", "val_entity_recall", "val_token_accuracy"} <= set(m)
+        assert 0 <= m["val_entity_f1"] <= 1 and m["objective"] == m["val_entity_f1"]
+    (seed,) = runs["seed"]
+    assert {"test_entity_f1", "test_entity_precision", "test_token_accuracy"} <= set(
+        seed.data.metrics
+    )
