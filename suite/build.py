@@ -6,6 +6,7 @@ import functools
 import re
 import typing
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any, get_args, get_origin
 
 from suite.blocks import BLOCKS, SEQUENCE_CONSUMERS, One, Stack
@@ -15,6 +16,11 @@ from suite.tasks import Task
 
 class BuildError(ValueError):
     """A model that cannot be built from its spec (e.g. shapes that do not fit)."""
+
+
+# The vocabulary size of the data (or tokenizer) a model is being built for; blocks with an
+# embedding read it when their own vocab_size is null (suite.blocks.seq2seq.vocabulary_size).
+VOCAB_SIZE: ContextVar[int | None] = ContextVar("suite_vocab_size", default=None)
 
 
 @functools.cache
@@ -75,16 +81,22 @@ def build_model(
     task: Task,
     num_outputs: int,
     name: str = "model",
+    vocab_size: int | None = None,
 ) -> Any:
-    """A functional keras.Model: inputs -> layers -> task head."""
+    """A functional keras.Model: inputs -> layers -> task head (`vocab_size`: see VOCAB_SIZE)."""
     import keras
 
-    inputs = keras.Input(shape=input_shape, name="inputs")
-    features = apply_stack(inputs, layers)
+    token = VOCAB_SIZE.set(vocab_size) if vocab_size is not None else None
     try:
-        outputs = task.head(features, num_outputs)
-    except ValueError as e:
-        raise BuildError(str(e)) from None
+        inputs = keras.Input(shape=input_shape, name="inputs")
+        features = apply_stack(inputs, layers)
+        try:
+            outputs = task.head(features, num_outputs)
+        except ValueError as e:
+            raise BuildError(str(e)) from None
+    finally:
+        if token is not None:
+            VOCAB_SIZE.reset(token)
     return keras.Model(inputs, outputs, name=re.sub(r"[^A-Za-z0-9_.-]", "_", name))
 
 

@@ -95,16 +95,14 @@ class LanguageModeling(Task):
         return (np.arange(n * input_shape[0], dtype=np.int64) % num_outputs).reshape(n, -1)
 
     def artifacts(self, model: Any, data: Dataset) -> dict[str, str]:
-        """The generated sample, as `samples/sample.txt`."""
+        """The generated sample, as `samples/sample.txt` (settings from the dataset's meta)."""
         meta = data.meta
-        prime, temperature = str(meta["prime"]), float(meta["temperature"])  # type: ignore[arg-type]
+        prime = str(meta.get("prime") or "\n")
+        temperature = float(meta.get("temperature", 1.0))  # type: ignore[arg-type]
+        length = int(meta.get("sample_length", 300))  # type: ignore[call-overload]
+        window = data.input_shape[0]
         text = sample_text(
-            model,
-            data.classes,
-            prime,
-            int(meta["sample_length"]),  # type: ignore[call-overload]
-            window=int(meta["window"]),  # type: ignore[call-overload]
-            temperature=temperature,
+            model, data.classes, prime, length, window=window, temperature=temperature
         )
         head = f"# prime {prime!r}, temperature {temperature}, seed 0\n"
         return {"samples/sample.txt": head + text + "\n"}

@@ -44,7 +44,7 @@ def set_seed(seed: int) -> None:
 def loss_for(recipe: Train, task: Task) -> Any:
     """The task's loss, or its label-smoothed form when the recipe asks for it."""
     if not recipe.label_smoothing:
-        return task.loss
+        return task.keras_loss()
     if task.loss != "sparse_categorical_crossentropy":
         raise ValueError(
             f"train.label_smoothing applies to classification (sparse categorical "
@@ -175,6 +175,7 @@ class _Phases:
     class_weight: dict[int, float] | None
     early: Any  # the EarlyStopping callback, or None
     timer: Any  # the epoch timer, shared by the phases
+    task_callbacks: Sequence[Any] = ()  # add task metrics to the logs, before early stopping
     history: dict[str, list[float]] = field(default_factory=dict)
     early_stopped: bool = False
     stopped: bool = False  # by something other than early stopping (e.g. a pruner)
@@ -184,7 +185,12 @@ class _Phases:
         import keras
 
         start = len(self.history.get("loss", []))
-        own = [self.timer, keras.callbacks.TerminateOnNaN(), *([self.early] if self.early else [])]
+        own = [
+            self.timer,
+            keras.callbacks.TerminateOnNaN(),
+            *self.task_callbacks,
+            *([self.early] if self.early else []),
+        ]
         hist = model.fit(
             self.data.train.x,
             self.data.train.y,
@@ -257,7 +263,7 @@ def fit(
     compile_model(model, recipe, task)
     timer = _timer()
     weights = class_weights(recipe, data.train.y, data.num_classes)
-    phases = _Phases(data, recipe, weights, _early_stopping(recipe), timer)
+    phases = _Phases(data, recipe, weights, _early_stopping(recipe), timer, task.callbacks(data))
     start = time.perf_counter()
     phases.run(model, recipe.epochs, [*_schedule(recipe), *callbacks])
     ft = recipe.fine_tune

@@ -138,7 +138,8 @@ def test_lemmatize_spec_runs_and_records_exact_match(
     bench = load(
         REPO / "specs" / "lemmatize_ud.yaml",
         [
-            "data.max_examples=200",
+            "data.max_examples=100",
+            "data.max_length=12",
             "train.epochs=1",
             "search.trials=2",
             "seeds=1",

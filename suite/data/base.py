@@ -29,8 +29,9 @@ class Raw:
 
     x arrays are float32, channels-last: images (n, h, w, c), sequences (n, steps, features),
     tabular (n, features). Text: 1-D object arrays, one str per example (or, for "tags", a
-    tuple of words per example, with y an object array of int64 arrays). y arrays are int64 class indices in [0, len(classes)): one per
-    example (n,) when `target` is "class", one per pixel (n, h, w) when it is "mask".
+    tuple of words per example, with y an object array of int64 arrays). y arrays are int64
+    class indices in [0, len(classes)): one per example (n,) when `target` is "class", one per
+    pixel (n, h, w) when it is "mask".
     x_test/y_test are None when the source has no test split (one is then held out);
     x_val/y_val, when given, are the validation split (else one is held out of train).
     """

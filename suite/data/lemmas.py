@@ -6,7 +6,7 @@ first-seen order. Splits:
 
 - `ud_english_ewt` (default): only dev and test ship, so the suite trains on the dev pairs,
   holds out `val_fraction` of them at random (seeded by `split_seed`) for validation, and
-  tests on the test pairs; about 58 % of the test forms never occur in dev;
+  tests on the test pairs; 62 % of the test forms never occur in training;
 - `ud_english_atis`: the native train / dev / test (879 / 459 / 484 pairs; few unseen forms).
 
 Pairs whose form or lemma is longer than `max_length` characters (URLs, runs of symbols) are
