@@ -130,6 +130,7 @@ def schema(kind: str) -> None:
             "datasets",
             "blocks",
             "tasks",
+            "tokenizers",
             "optimizers",
             "samplers",
             "pruners",

@@ -29,12 +29,14 @@ def registries() -> dict[str, list[tuple[str, str, str]]]:
     from suite.optim import OPTIMIZERS
     from suite.strategies import PRUNERS, SAMPLERS
     from suite.tasks import TASKS
+    from suite.text import TOKENIZERS
 
     out: dict[str, list[tuple[str, str, str]]] = {}
     for family, reg in [
         ("datasets", DATASETS),
         ("blocks", BLOCKS),
         ("tasks", TASKS),
+        ("tokenizers", TOKENIZERS),
         ("optimizers", OPTIMIZERS),
         ("samplers", SAMPLERS),
         ("pruners", PRUNERS),

@@ -25,6 +25,16 @@ def _read(path: str, fmt: Format, encoding: str) -> object:
             f"text_file: cannot tell the format of {file} from its suffix; "
             "set format: csv, tsv, jsonl or parquet"
         )
+    if kind != "parquet":
+        raw = file.read_bytes()
+        try:
+            raw.decode(encoding)
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise DataError(
+                f"text_file: {file} line {line}: bytes {raw[e.start : e.end]!r} are not valid "
+                f"{encoding}; re-encode the file or set encoding (e.g. latin-1)"
+            ) from None
     try:
         if kind == "parquet":
             return pd.read_parquet(file)
@@ -32,13 +42,6 @@ def _read(path: str, fmt: Format, encoding: str) -> object:
             return pd.read_json(file, lines=True, encoding=encoding, dtype=False)
         sep = "\t" if kind == "tsv" else ","
         return pd.read_csv(file, sep=sep, encoding=encoding, dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as e:
-        raw = file.read_bytes()
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(
-            f"text_file: {file} line {line}: bytes {raw[e.start : e.end]!r} are not valid "
-            f"{encoding}; re-encode the file or set encoding (e.g. latin-1)"
-        ) from None
     except ValueError as e:
         raise DataError(f"text_file: cannot read {file} as {kind}: {e}") from None
 

@@ -116,8 +116,7 @@ def sentencepiece_bpe(vocab_size: Size = 8000, character_coverage: float = 1.0) 
 
 @tokenizer("bert")
 def bert(vocab_size: Size = 8000, min_frequency: MinFreq = 1, lower: bool = True) -> Any:
-    """BERT-style: basic normalization (accents stripped when lower-casing, punctuation split)
-    and WordPiece learned on the training split."""
+    """BERT-style: basic tokenizer (lower-casing strips accents, splits punctuation) + WordPiece."""
     from suite.text.kinds import Bert
 
     return Bert(vocab_size, min_frequency)

