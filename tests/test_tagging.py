@@ -154,6 +154,46 @@ def test_first_subtoken_carries_the_tag() -> None:
     ]
 
 
+def _sentences(rows: list[tuple[str, str]]) -> Any:
+    """A tiny tagged Dataset: rows of 'words' and 'tags' strings, the same rows in every split."""
+    from suite.data.base import Dataset, Split
+
+    classes = ("B-X", "I-X", "O")
+    x = np.empty(len(rows), dtype=object)
+    y = np.empty(len(rows), dtype=object)
+    for i, (w, t) in enumerate(rows):
+        x[i] = tuple(w.split())
+        y[i] = np.array([classes.index(c) for c in t.split()], dtype=np.int64)
+    split = Split(x, y)
+    return Dataset("tiny", split, split, split, classes, "text", "test", "f" * 16, target="tags")
+
+
+def test_subword_tokenizer_aligns_tags_to_first_subtokens(results: Path) -> None:
+    from suite.tagging import TAGGING
+    from suite.text.fit import spec_of
+
+    data = _sentences(
+        [
+            ("unbelievable news from Ulaanbaatar", "O O O B-X"),
+            ("the news is unbelievable", "O O O O"),
+            ("Ulaanbaatar news", "B-X O"),
+        ]
+    )
+    spec = spec_of({"kind": "wordpiece", "vocab_size": 40, "min_frequency": 1, "max_length": 6})
+    prep = TAGGING.inputs(data, spec)
+    x, y = prep.data.train.x, prep.data.train.y
+    assert x.shape == (3, 6, 1 + TAGGING.max_chars)
+    for i, words in enumerate(data.train.x):
+        pos = np.flatnonzero(y[i] != -1)  # one labelled position per word that fits
+        firsts = [prep.tokenizer.ids([w])[0][0] for w in words]
+        assert x[i, pos, 0].tolist() == firsts[: len(pos)]
+        assert y[i, pos].tolist() == data.train.y[i][: len(pos)].tolist()
+        assert (x[i, pos, 1] == [ord(w[0]) + 2 for w in words[: len(pos)]]).all()
+    # the first sentence needs more than 6 sub-tokens: its last word lost its position
+    assert (y[0] != -1).sum() < 4 and prep.stats["tok.truncated"] > 0
+    assert not prep.hit and TAGGING.inputs(data, spec).hit  # the second call reuses the ids
+
+
 def test_padding_changes_neither_loss_nor_token_accuracy() -> None:
     from suite.blocks.tagging_layers import TokenAccuracy, masked_loss
 
