@@ -246,6 +246,14 @@ def _run_spec(spec: str, only: str, extra: list[str]) -> Any:
     return leaderboard(bench.name), runs
 
 
+def _artifacts(run: Any) -> set[str]:
+    from mlflow.tracking import MlflowClient
+
+    from suite.track import default_tracking_uri
+
+    return {a.path for a in MlflowClient(default_tracking_uri()).list_artifacts(run.info.run_id)}
+
+
 @needs_shared
 @pytest.mark.slow
 def test_pos_spec_runs_end_to_end(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,7 +272,9 @@ def test_pos_spec_runs_end_to_end(results: Path, monkeypatch: pytest.MonkeyPatch
 
 @needs_shared
 @pytest.mark.slow
-def test_ner_spec_runs_end_to_end(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ner_spec_runs_end_to_end(
+    results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SUITE_DATA_DIR", str(SHARED))
     frame, runs = _run_spec("ner_uner.yaml", "cnn_bilstm+word", [])
     assert frame.attrs["metric"] == "val_entity_f1" and frame.attrs["direction"] == "maximize"
@@ -277,3 +287,15 @@ def test_ner_spec_runs_end_to_end(results: Path, monkeypatch: pytest.MonkeyPatch
     assert {"test_entity_f1", "test_entity_precision", "test_token_accuracy"} <= set(
         seed.data.metrics
     )
+    # the best trial's model reloads (safe mode) and tags every position of a sentence
+    from mlflow.tracking import MlflowClient
+
+    from suite.track import default_tracking_uri
+    from suite.transfer import load_model
+
+    best = next(t for t in runs["trial"] if "model" in _artifacts(t))
+    local = MlflowClient(default_tracking_uri()).download_artifacts(
+        best.info.run_id, "model/model.keras", str(tmp_path)
+    )
+    model = load_model(local)
+    assert model.predict(np.ones((1, 64, 17), dtype="int32"), verbose=0).shape == (1, 64, 7)
