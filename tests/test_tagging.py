@@ -114,6 +114,25 @@ def test_missing_corpus_says_where_it_looked(
         prepare("ud_english_atis", {}, target="tags", split="random")
 
 
+def test_tags_unseen_in_training_error_keep_or_drop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "uner_english_ewt"
+    folder.mkdir()
+    dev = "".join(f"1\tJane\tB-PER\n2\tsaw\tO\n3\tRome{i}\tB-LOC\n\n" for i in range(4))
+    (folder / "en_ewt-ud-dev.iob2").write_text(dev)
+    test = "1\tJane\tB-PER\n\n# text = Nobel\n1\tNobel\tB-MISC\n\n"
+    (folder / "en_ewt-ud-test.iob2").write_text(test)
+    monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match=r"test sentence at .*en_ewt-ud-test.iob2:4 .*'B-MISC'"):
+        prepare("uner_english_ewt", {}, target="tags", split="random")
+    kept = prepare("uner_english_ewt", {"unseen_tags": "keep"}, target="tags", split="random")
+    assert kept.classes == ("B-LOC", "B-PER", "O", "B-MISC") and len(kept.test) == 2
+    dropped = prepare("uner_english_ewt", {"unseen_tags": "drop"}, target="tags", split="random")
+    assert dropped.classes == ("B-LOC", "B-PER", "O") and len(dropped.test) == 1
+    assert len(dropped.train) + len(dropped.val) == 4  # dev, with a held-out slice
+
+
 @needs_shared
 def test_loaders_read_the_real_corpora(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUITE_DATA_DIR", str(SHARED))
