@@ -154,7 +154,12 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
         ),
     )
     for cand in _select(bench, only):
-        model = build_model(cand.model.layers, data.input_shape, task, task.num_outputs, cand.name)
+        prep = task.inputs(data, cand.tokenizer)  # text: the tokenizer's ids (cached)
+        vocab = prep.tokenizer.vocab_size if prep.tokenizer else data.meta.get("vocabulary_size")
+        shape = prep.data.input_shape
+        model = build_model(
+            cand.model.layers, shape, task, task.num_outputs, cand.name, vocab_size=vocab
+        )
         dims = ", ".join(cand.space) or "-"
         table.add_row(
             escape(cand.name),

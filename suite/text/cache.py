@@ -99,7 +99,8 @@ def encode_dataset(data: Any, spec: Any) -> Prepared:
     if key in _MEMO:
         prep = _MEMO[key]
         COUNTS["memo"] += 1
-        return dataclasses.replace(prep, hit=True, seconds=0.0)
+        stats = {**prep.stats, "tok.tokenize_s": 0.0}
+        return dataclasses.replace(prep, hit=True, seconds=0.0, stats=stats)
 
     def build(folder: Path) -> dict[str, np.ndarray]:
         from suite.text.fit import fit_tokenizer
