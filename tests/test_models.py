@@ -27,7 +27,7 @@ def _build(spec: ModelSpec, shape: tuple[int, ...], outputs: int) -> Any:
     from suite.build import build_model
 
     task = TASKS.get(spec.reference.task if spec.reference else "classification")
-    return build_model(spec.layers, shape, task, outputs)
+    return build_model(spec.layers, shape, task, outputs, vocab_size=50)  # for embeddings
 
 
 def test_the_library_is_not_empty() -> None:
@@ -71,7 +71,7 @@ def test_model_spec_trains_a_step_and_round_trips(path: Path, tmp_path: Path) ->
     task = TASKS.get(ref.task)
     y = task.dummy_targets(4, 3, shape)  # class indices, 3-step forecasts or 3-class masks
     # one step run eagerly: tracing a 100-layer graph costs minutes, the step itself does not
-    model.compile(optimizer="adam", loss=task.loss, run_eagerly=True)
+    model.compile(optimizer="adam", loss=task.keras_loss(), run_eagerly=True)
     before = [w.copy() for w in model.get_weights()]
     model.fit(x, y, epochs=1, batch_size=4, verbose=0)
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights(), strict=True))
