@@ -221,3 +221,25 @@ def test_empty_rows_can_be_dropped(tmp_path: Path) -> None:
     file = _write(tmp_path / "x.csv", "text,label\n" + "a,x\n,x\nb,y\n" * 5)
     ds = prepare("text_file", {"path": str(file), "empty": "drop"})
     assert len(ds.train) + len(ds.val) + len(ds.test) == 10
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "kim2014").is_dir(), reason=f"the Kim 2014 files are not at {SHARED}/kim2014"
+)
+
+
+@needs_shared
+def test_kim_sets_keep_their_splits_and_cv_sets_take_a_fold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SUITE_DATA_DIR", str(SHARED))
+    sst2 = prepare("sst2")
+    assert (len(sst2.train), len(sst2.val), len(sst2.test)) == (6920, 872, 1821)
+    assert sst2.meta["test_split"] == "native" and sst2.classes == ("negative", "positive")
+    folds = [prepare("cr", {"fold": k, "folds": 5}) for k in (0, 1)]
+    tests = [set(f.test.x.tolist()) for f in folds]
+    assert not tests[0] & tests[1]  # folds are disjoint
+    assert abs(len(folds[0].test) - 3775 / 5) <= 2
+    with pytest.raises(DataError, match=r"fold=7 is outside 0\.\.4"):
+        prepare("cr", {"fold": 7, "folds": 5})

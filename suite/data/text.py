@@ -25,6 +25,7 @@ def texts(values: Sequence[str]) -> np.ndarray:
 
 
 def _lines(dataset: str, path: Path, encoding: str) -> list[str]:
+    """The file's lines (numbered from 1 by their index + 1); bytes not in `encoding` refused."""
     data = path.read_bytes()
     try:
         text = data.decode(encoding)
@@ -34,19 +35,28 @@ def _lines(dataset: str, path: Path, encoding: str) -> list[str]:
             f"{dataset}: {path} line {line}: bytes {data[e.start : e.end]!r} are not valid "
             f"{encoding}; re-encode the file or give its encoding"
         ) from None
-    return [ln for ln in text.splitlines() if ln.strip()]
+    return text.splitlines()
+
+
+DROPPED: dict[str, int] = {}  # dataset -> lines without text left out by the last load
 
 
 def _labelled_lines(
-    dataset: str, path: Path, sep: str | None = " ", first: str = "label"
+    dataset: str, path: Path, sep: str = " ", encoding: str = "latin-1"
 ) -> tuple[list[str], list[str]]:
-    """Lines `label<sep>text` (or `text<sep>label` when first="text"): (labels, texts)."""
+    """Lines `label<sep>text`: (labels, texts). Blank lines are skipped; a label without text
+    (a few in the shipped files, e.g. CR) is left out and counted in DROPPED."""
     labels, out = [], []
-    for i, line in enumerate(_lines(dataset, path, "latin-1" if sep == " " else "utf-8"), 1):
-        a, _, b = line.partition(sep or "\t")
-        label, text = (a, b) if first == "label" else (b, a)
+    DROPPED[dataset] = 0
+    for i, line in enumerate(_lines(dataset, path, encoding), 1):
+        if not line.strip():
+            continue
+        label, _, text = line.partition(sep)
+        if not label.strip():
+            raise DataError(f"{dataset}: {path} line {i}: no label before the text")
         if not text.strip():
-            raise DataError(f"{dataset}: {path} line {i}: empty text (label {label!r})")
+            DROPPED[dataset] += 1
+            continue
         labels.append(label.strip())
         out.append(text.strip())
     return labels, out
@@ -59,9 +69,13 @@ TREC_NOTE = "question types as numbered in Kim's files (0-5)"
 
 def _kim(dataset: str, files: dict[str, str], classes: tuple[str, ...] | None, source: str) -> Raw:
     parts = {}
+    dropped = 0
     for split, name in files.items():
         labels, xs = _labelled_lines(dataset, resolve_file(dataset, f"{KIM}/{name}"))
+        dropped += DROPPED[dataset]
         parts[split] = (np.array([int(v) for v in labels]), xs)
+    if dropped:
+        source += f"; {dropped} lines with a label but no text left out"
     found, ys = encode_labels(dataset, *(y for y, _ in parts.values()))
     y = dict(zip(parts, ys, strict=True))
     return Raw(
@@ -166,7 +180,7 @@ def mpqa(fold: Fold = None, folds: int = 10) -> Raw:
 def sms_spam() -> Raw:
     """SMS Spam Collection: 5,574 messages, 747 spam (imbalanced; test held out)."""
     path = resolve_file("sms_spam", "sms_spam/SMSSpamCollection")
-    labels, xs = _labelled_lines("sms_spam", path, sep="\t")
+    labels, xs = _labelled_lines("sms_spam", path, sep="\t", encoding="utf-8")
     classes, (y,) = encode_labels("sms_spam", np.array(labels))
     return Raw(texts(xs), y, classes, "text", "Almeida et al. 2011, SMS Spam Collection v.1")  # type: ignore[arg-type]
 
