@@ -243,3 +243,46 @@ def test_kim_sets_keep_their_splits_and_cv_sets_take_a_fold(
     assert abs(len(folds[0].test) - 3775 / 5) <= 2
     with pytest.raises(DataError, match=r"fold=7 is outside 0\.\.4"):
         prepare("cr", {"fold": 7, "folds": 5})
+
+
+SPEC = """
+name: t
+task: text_classification
+data: {name: rotten_tomatoes, max_examples: 100}
+candidates:
+  matrix:
+    model:
+      cnn: {layers: [{embedding: {dim: 8}}, global_max_pool]}
+      gru: {layers: [{embedding: {dim: 8, mask_zero: true}}, {gru: {units: 4}}]}
+    tokenizer:
+      word: {kind: whitespace}
+      sp: {kind: sentencepiece_bpe, vocab_size: 500}
+search:
+  space:
+    tokenizer.max_length: {choice: [16, 32]}
+"""
+
+
+def test_tokenizer_axis_expands_and_its_options_are_search_dimensions(tmp_path: Path) -> None:
+    from suite.spec.candidates import candidates
+    from suite.spec.errors import SpecError
+    from suite.spec.load import load
+
+    file = tmp_path / "t.yaml"
+    file.write_text(SPEC, encoding="utf-8")
+    cands = candidates(load(file))
+    assert [c.name for c in cands] == ["cnn+word", "cnn+sp", "gru+word", "gru+sp"]
+    concrete = cands[1].concrete({"tokenizer.max_length": 16})
+    assert concrete.tokenizer.kind == "sentencepiece_bpe" and concrete.tokenizer.max_length == 16
+    named = SPEC.replace("  matrix:\n    model:\n", "").replace("      cnn:", "  cnn:\n    model:")
+    named = named.split("      gru:")[0] + "    tokenizer: {kind: char, max_length: 64}\n"
+    named += "search: {space: {tokenizer.max_length: {choice: [16, 32]}}}\n"
+    file.write_text(named, encoding="utf-8")
+    (only,) = candidates(load(file))
+    assert only.name == "cnn" and only.tokenizer.kind == "char"
+    file.write_text(SPEC.replace("tokenizer.max_length", "tokenizer.max_lenght"), encoding="utf-8")
+    with pytest.raises(SpecError, match="max_lenght"):
+        load(file)
+    file.write_text(SPEC.replace("vocab_size: 500", "vocab_size: 1"), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"tokenizer\.sp\.vocab_size"):
+        load(file)
