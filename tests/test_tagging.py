@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from suite.data import DataError, prepare
-from suite.data.conll import read_conllu, read_iob2
+from suite.data.conll import hold_out_documents, read_conllu, read_iob2
 from suite.spans import score, spans
 from suite.tagging import align, char_ids, is_iob2, predicted_tags
 
@@ -144,9 +144,14 @@ def test_loaders_read_the_real_corpora(monkeypatch: pytest.MonkeyPatch) -> None:
     # the dev file's SYM tokens are unseen in train: an error naming file:line by default
     with pytest.raises(DataError, match=r"dev sentence at .*en_atis-ud-dev.conllu:\d+ .*'SYM'"):
         prepare("ud_english_atis", {}, target="tags", split="random")
-    ner = prepare("uner_english_ewt", {}, target="tags", split="random", val_fraction=0.2)
-    # trained on dev with 20% of its sentences held out, tested on test
-    assert ner.meta["sizes"] == {"train": 1601, "val": 400, "test": 2077}
+    ner = prepare("uner_english_ewt", {}, target="tags", split="random")
+    # trained on dev less 20% of its documents (held out whole for validation), tested on test
+    assert ner.meta["sizes"] == {"train": 1685, "val": 316, "test": 2077}
+    dev = read_iob2(SHARED / "uner_english_ewt" / "en_ewt-ud-dev.iob2")
+    kept, held = hold_out_documents(dev, 0.2)
+    assert len({s.doc for s in dev}) == 318 and round(318 * 0.2) == len({s.doc for s in held})
+    assert not {s.doc for s in kept} & {s.doc for s in held}
+    assert [s.words for s in held] == [tuple(w) for w in ner.val.x]
     assert ner.classes == ("B-LOC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER", "O")
     gold = [[ner.classes[k] for k in y] for y in ner.test.y]
     assert sum(len(spans(t)) for t in gold) == 1088  # entities in en_ewt-ud-test

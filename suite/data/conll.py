@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import DATA_DIR_HINT, listing
@@ -27,6 +28,7 @@ class Sentence:
     words: tuple[str, ...]
     tags: tuple[str, ...]
     where: str
+    doc: str = ""  # the `# newdoc id` in force ("" when the file names none)
 
 
 def find_corpus(dataset: str, folder: str, files: dict[str, str]) -> dict[str, Path]:
@@ -45,20 +47,25 @@ def find_corpus(dataset: str, folder: str, files: dict[str, str]) -> dict[str, P
     )
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[int, list[str]]]]]:
-    """(first line, [(line, tab-separated fields)]) per sentence; comments are skipped."""
+def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[int, list[str]]], str]]:
+    """(first line, [(line, tab-separated fields)], document id) per sentence; comments other
+    than `# newdoc id = ...` are skipped."""
     rows: list[tuple[int, list[str]]] = []
     start = 0
+    doc = ""
     try:
         with path.open(encoding="utf-8") as f:
             for n, line in enumerate(f, 1):
                 line = line.rstrip("\r\n")
                 if not line.strip():
                     if rows:
-                        yield start, rows
+                        yield start, rows, doc
                     rows = []
                     continue
                 if line.startswith("#"):
+                    key, _, value = line[1:].partition("=")
+                    if key.strip() == "newdoc id":
+                        doc = value.strip()
                     continue
                 if not rows:
                     start = n
@@ -66,7 +73,7 @@ def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[int, list[str]]]]]:
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     if rows:
-        yield start, rows
+        yield start, rows, doc
 
 
 def read_conllu(path: Path, column: int = 4) -> list[Sentence]:
@@ -75,7 +82,7 @@ def read_conllu(path: Path, column: int = 4) -> list[Sentence]:
     Multiword-token lines (ID `1-2`) and empty nodes (ID `1.1`) are skipped.
     """
     out = []
-    for start, rows in _blocks(path):
+    for start, rows, doc in _blocks(path):
         words: list[str] = []
         tags: list[str] = []
         for n, fields in rows:
@@ -97,14 +104,14 @@ def read_conllu(path: Path, column: int = 4) -> list[Sentence]:
             words.append(fields[1])
             tags.append(tag)
         if words:
-            out.append(Sentence(tuple(words), tuple(tags), f"{path}:{start}"))
+            out.append(Sentence(tuple(words), tuple(tags), f"{path}:{start}", doc))
     return out
 
 
 def read_iob2(path: Path) -> list[Sentence]:
     """Sentences of a tab-separated IOB2 file: token in column 2, tag in column 3."""
     out = []
-    for start, rows in _blocks(path):
+    for start, rows, doc in _blocks(path):
         words: list[str] = []
         tags: list[str] = []
         for n, fields in rows:
@@ -119,7 +126,7 @@ def read_iob2(path: Path) -> list[Sentence]:
                 raise DataError(f"{path}:{n}: {e}") from None
             words.append(fields[1])
             tags.append(fields[2])
-        out.append(Sentence(tuple(words), tuple(tags), f"{path}:{start}"))
+        out.append(Sentence(tuple(words), tuple(tags), f"{path}:{start}", doc))
     return out
 
 
@@ -188,16 +195,39 @@ def ud_english_atis(unseen_tags: Unseen = "error") -> Raw:
     )
 
 
+def hold_out_documents(
+    sents: list[Sentence], fraction: float, seed: int = 0
+) -> tuple[list[Sentence], list[Sentence]]:
+    """(kept, held out): `fraction` of the documents (at least one), drawn with `seed`, held out
+    whole, so no document has sentences on both sides; by sentence if fewer than 2 documents."""
+    docs = list(dict.fromkeys(s.doc for s in sents))
+    group = [s.doc for s in sents] if len(docs) > 1 else list(range(len(sents)))
+    keys = list(dict.fromkeys(group))
+    rng = np.random.default_rng(seed)
+    n = min(max(round(len(keys) * fraction), 1), len(keys) - 1)
+    held = {keys[i] for i in rng.permutation(len(keys))[:n]}
+    return (
+        [s for s, g in zip(sents, group, strict=True) if g not in held],
+        [s for s, g in zip(sents, group, strict=True) if g in held],
+    )
+
+
 @DATASETS.register(UNER)
-def uner_english_ewt(unseen_tags: Unseen = "error") -> Raw:
+def uner_english_ewt(
+    unseen_tags: Unseen = "error", val_documents: Annotated[float, Field(gt=0, lt=1)] = 0.2
+) -> Raw:
     """Universal NER English-EWT (IOB2): named entities PER / ORG / LOC, exact-span F1.
 
-    Only dev (2,001 sentences) and test (2,077) ship: the suite trains on dev, holds out
-    `val_fraction` of its sentences for validation, and tests on test.
+    Only dev (2,001 sentences in 318 documents) and test (2,077) ship: the suite trains on dev
+    less `val_documents` of its documents (drawn with seed 0), validates on those whole
+    documents, and tests on test. (data.val_fraction does not apply.)
     """
     files = {p: f"en_ewt-ud-{p}.iob2" for p in ("dev", "test")}
     paths = find_corpus(UNER, UNER, files)
-    parts = {p: read_iob2(path) for p, path in paths.items()}
+    train, val = hold_out_documents(read_iob2(paths["dev"]), val_documents)
+    parts = {"dev": train, "held-out dev": val, "test": read_iob2(paths["test"])}
     classes, enc = _encode(UNER, parts, "dev", unseen_tags)
-    (xt, yt), (xs, ys) = enc["dev"], enc["test"]
-    return Raw(xt, yt, classes, "text", str(paths["dev"].parent), xs, ys, "tags")
+    (xt, yt), (xv, yv), (xs, ys) = enc["dev"], enc["held-out dev"], enc["test"]
+    return Raw(
+        xt, yt, classes, "text", str(paths["dev"].parent), xs, ys, "tags", x_val=xv, y_val=yv
+    )
