@@ -283,6 +283,10 @@ def test_tokenizer_axis_expands_and_its_options_are_search_dimensions(tmp_path: 
     file.write_text(SPEC.replace("tokenizer.max_length", "tokenizer.max_lenght"), encoding="utf-8")
     with pytest.raises(SpecError, match="max_lenght"):
         load(file)
+    no_tok = SPEC.split("    tokenizer:")[0] + "search: {}\n"
+    file.write_text(no_tok, encoding="utf-8")
+    with pytest.raises(SpecError, match="candidate 'cnn' has no tokenizer"):
+        load(file)
     file.write_text(SPEC.replace("vocab_size: 500", "vocab_size: 1"), encoding="utf-8")
     with pytest.raises(SpecError, match=r"tokenizer\.sp\.vocab_size"):
         load(file)

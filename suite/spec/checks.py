@@ -65,6 +65,33 @@ def _search_metrics(bench: Benchmark, task: Task, names: list[str]) -> list[Prob
     return out
 
 
+def _tokenizers(bench: Benchmark, task: Task) -> list[Problem]:
+    """A tokenizer only where the task reads texts; text classification needs one."""
+    from suite.tasks import Task as Base
+
+    uses = type(task).inputs is not Base.inputs
+    out = []
+    for cand in candidates(bench):
+        if cand.tokenizer is not None and not uses:
+            out.append(
+                Problem(
+                    ("candidates",),
+                    f"candidate {cand.name!r} has a tokenizer, but task {task.name!r} does not "
+                    "read texts; remove the tokenizer or use a text task",
+                )
+            )
+        elif cand.tokenizer is None and task.name == "text_classification":
+            out.append(
+                Problem(
+                    ("candidates",),
+                    f"candidate {cand.name!r} has no tokenizer; task 'text_classification' "
+                    "needs one: add a `tokenizer` axis to candidates.matrix (or `tokenizer:` "
+                    "to the candidate)",
+                )
+            )
+    return out
+
+
 def check(bench: Benchmark) -> list[Problem]:
     """Every problem that needs more than one field to see."""
     problems: list[Problem] = []
@@ -107,6 +134,7 @@ def check(bench: Benchmark) -> list[Problem]:
                 f"unknown metric {es.monitor!r}; expected one of: {', '.join(names)}",
             )
         )
+    problems += _tokenizers(bench, task)
     for cand in candidates(bench):
         doc = cand.document()
         for path, dim in cand.space.items():
