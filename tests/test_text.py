@@ -64,7 +64,10 @@ def test_every_kind_is_registered_once_and_has_options() -> None:
 def test_kind_fits_on_train_encodes_and_round_trips(kind: str, tmp_path: Path) -> None:
     from suite.text.fit import fit_tokenizer, load_tokenizer
 
+    import keras
+
     tok = fit_tokenizer(spec(kind=kind, max_length=12, **SIZES[kind]), TRAIN, tmp_path / "t")
+    keras.backend.clear_session()  # as between trials: the tokenizer must survive it
     ids, cut = tok.encode([" ".join(TRAIN[:6]), *TRAIN[1:6], *VAL, "film"])
     assert ids.shape == (9, 12) and ids.dtype == np.int32
     assert ids.min() >= 0 and ids.max() < tok.vocab_size

@@ -81,7 +81,6 @@ class Counted(Kind):
         self.name, self.size, self.min_frequency = split, vocab_size, min_frequency
         self.reserved: list[str] = []
         self.tokens: list[Any] = []
-        self._table: Any = None
 
     def _split(self, texts: Any) -> Any:
         _, tf_text = _tf()
@@ -120,19 +119,18 @@ class Counted(Kind):
         self.tokens = [t if isinstance(t, int) else t.encode("latin-1") for t in state["tokens"]]
 
     def _lookup(self) -> Any:
-        if self._table is None:
-            tf, _ = _tf()
-            start = len(self.reserved)
-            values = tf.range(start, start + len(self.tokens), dtype=tf.int64)
-            if self.name == "char":
-                keys = tf.constant(self.tokens or [-1], dtype=tf.int64)
-            else:
-                keys = tf.constant(self.tokens or ["\x00"], dtype=tf.string)
-            if not self.tokens:
-                values = tf.constant([1], dtype=tf.int64)
-            init = tf.lookup.KeyValueTensorInitializer(keys, values)
-            self._table = tf.lookup.StaticHashTable(init, default_value=1)
-        return self._table
+        # built per call: TensorFlow resources do not outlive keras.backend.clear_session()
+        tf, _ = _tf()
+        start = len(self.reserved)
+        values = tf.range(start, start + len(self.tokens), dtype=tf.int64)
+        if self.name == "char":
+            keys = tf.constant(self.tokens or [-1], dtype=tf.int64)
+        else:
+            keys = tf.constant(self.tokens or ["\x00"], dtype=tf.string)
+        if not self.tokens:
+            values = tf.constant([1], dtype=tf.int64)
+        init = tf.lookup.KeyValueTensorInitializer(keys, values)
+        return tf.lookup.StaticHashTable(init, default_value=1)
 
     def ids(self, texts: Any) -> Any:
         tf, _ = _tf()
@@ -159,7 +157,6 @@ class Bytes(Kind):
 
     def __init__(self) -> None:
         self.reserved: list[str] = []
-        self._table: Any = None
 
     def learn(self, texts: Any, reserved: list[str], folder: Path, lower: bool) -> None:
         self.reserved = reserved
@@ -171,15 +168,15 @@ class Bytes(Kind):
 
     def ids(self, texts: Any) -> Any:
         tf, _ = _tf()
-        if self._table is None:
-            keys = tf.constant([bytes([i]) for i in range(256)], dtype=tf.string)
-            start = len(self.reserved)
-            init = tf.lookup.KeyValueTensorInitializer(
-                keys, tf.range(start, start + 256, dtype=tf.int64)
-            )
-            self._table = tf.lookup.StaticHashTable(init, default_value=1)
+        # built per call (see Counted._lookup)
+        keys = tf.constant([bytes([i]) for i in range(256)], dtype=tf.string)
+        start = len(self.reserved)
+        init = tf.lookup.KeyValueTensorInitializer(
+            keys, tf.range(start, start + 256, dtype=tf.int64)
+        )
+        table = tf.lookup.StaticHashTable(init, default_value=1)
         parts = tf.strings.bytes_split(texts)
-        return parts.with_flat_values(self._table.lookup(parts.flat_values))
+        return parts.with_flat_values(table.lookup(parts.flat_values))
 
     @property
     def vocab_size(self) -> int:
@@ -226,7 +223,6 @@ class WordPiece(Kind):
         self.size, self.min_frequency, self.split = vocab_size, min_frequency, split
         self.vocab: list[str] = []
         self.reserved: list[str] = []
-        self._tok: Any = None
 
     def _words(self, texts: Any, lower: bool) -> Any:
         _, tf_text = _tf()
@@ -267,11 +263,11 @@ class WordPiece(Kind):
 
     def ids(self, texts: Any) -> Any:
         _, tf_text = _tf()
-        if self._tok is None:
-            self._tok = tf_text.WordpieceTokenizer(
-                self._table(), token_out_type="int64", unknown_token=self.reserved[1]
-            )
-        return self._tok.tokenize(self._words(texts, False)).merge_dims(1, 2)
+        # built per call (see Counted._lookup)
+        tok = tf_text.WordpieceTokenizer(
+            self._table(), token_out_type="int64", unknown_token=self.reserved[1]
+        )
+        return tok.tokenize(self._words(texts, False)).merge_dims(1, 2)
 
     @property
     def vocab_size(self) -> int:
@@ -308,14 +304,14 @@ class Bert(WordPiece):
 
     def ids(self, texts: Any) -> Any:
         _, tf_text = _tf()
-        if self._tok is None:
-            self._tok = tf_text.BertTokenizer(
-                self._table(),
-                token_out_type="int64",
-                unknown_token=self.reserved[1],
-                lower_case=self.lower,
-            )
-        return self._tok.tokenize(texts).merge_dims(1, 2)
+        # built per call (see Counted._lookup)
+        tok = tf_text.BertTokenizer(
+            self._table(),
+            token_out_type="int64",
+            unknown_token=self.reserved[1],
+            lower_case=self.lower,
+        )
+        return tok.tokenize(texts).merge_dims(1, 2)
 
 
 class SentencePiece(Kind):
@@ -325,7 +321,6 @@ class SentencePiece(Kind):
         self.name = f"sentencepiece_{model_type}"
         self.model_type, self.size, self.coverage = model_type, vocab_size, character_coverage
         self.model = b""
-        self._tok: Any = None
 
     def learn(self, texts: Any, reserved: list[str], folder: Path, lower: bool) -> None:
         import sentencepiece as spm
@@ -377,18 +372,15 @@ class SentencePiece(Kind):
         self.reserved = reserved
         self.model = (folder / "sp.model").read_bytes()
 
-    def _sp(self) -> Any:
-        if self._tok is None:
-            _, tf_text = _tf()
-            self._tok = tf_text.SentencepieceTokenizer(model=self.model, out_type="int32")
-        return self._tok
-
     def ids(self, texts: Any) -> Any:
-        return self._sp().tokenize(texts)
+        _, tf_text = _tf()  # built per call (see Counted._lookup)
+        return tf_text.SentencepieceTokenizer(model=self.model, out_type="int32").tokenize(texts)
 
     @property
     def vocab_size(self) -> int:
-        return int(self._sp().vocab_size().numpy())
+        import sentencepiece as spm
+
+        return int(spm.SentencePieceProcessor(model_proto=self.model).get_piece_size())
 
     def vocabulary(self) -> list[str]:
         import sentencepiece as spm
