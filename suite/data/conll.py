@@ -180,7 +180,7 @@ UNER = "uner_english_ewt"
 
 @DATASETS.register(ATIS)
 def ud_english_atis(unseen_tags: Unseen = "error") -> Raw:
-    """UD English-ATIS (CoNLL-U): part-of-speech tagging, 17 UPOS tags, native train/dev/test.
+    """UD English-ATIS (CoNLL-U): part-of-speech tagging (UPOS), native train/dev/test splits.
 
     4,274 / 572 / 586 sentences of flight queries; the dev file is the validation split. Its
     dev file has two SYM tokens that train never has: `unseen_tags: keep` scores them (as errors).
