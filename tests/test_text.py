@@ -62,9 +62,9 @@ def test_every_kind_is_registered_once_and_has_options() -> None:
 
 @pytest.mark.parametrize("kind", sorted(SIZES))
 def test_kind_fits_on_train_encodes_and_round_trips(kind: str, tmp_path: Path) -> None:
-    from suite.text.fit import fit_tokenizer, load_tokenizer
-
     import keras
+
+    from suite.text.fit import fit_tokenizer, load_tokenizer
 
     tok = fit_tokenizer(spec(kind=kind, max_length=12, **SIZES[kind]), TRAIN, tmp_path / "t")
     keras.backend.clear_session()  # as between trials: the tokenizer must survive it

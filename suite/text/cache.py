@@ -103,13 +103,24 @@ def encode_dataset(data: Any, spec: Any) -> Prepared:
         return dataclasses.replace(prep, hit=True, seconds=0.0, stats=stats)
 
     def build(folder: Path) -> dict[str, np.ndarray]:
+        from suite.data import DataError
         from suite.text.fit import fit_tokenizer
 
-        tok = fit_tokenizer(spec, _split_texts(data, "train"), folder / "tokenizer")
+        try:
+            tok = fit_tokenizer(spec, _split_texts(data, "train"), folder / "tokenizer")
+        except UnicodeError as e:
+            raise DataError(f"{data.name}: train split: {e}") from None
+        except ValueError as e:
+            if "not valid Unicode" in str(e):
+                raise DataError(f"{data.name}: train split: {e}") from None
+            raise
         out: dict[str, np.ndarray] = {}
         seqs = {}
         for split in ("train", "val", "test"):
-            seqs[split] = tok.ids(_split_texts(data, split))
+            try:
+                seqs[split] = tok.ids(_split_texts(data, split))
+            except ValueError as e:
+                raise DataError(f"{data.name}: {split} split: {e}") from None
             out[split], out[f"{split}_cut"] = tok.pad(seqs[split])
         stats = tok.stats(seqs["train"], seqs["val"], out["train_cut"])
         (folder / "stats.json").write_text(json.dumps(stats), encoding="utf-8")

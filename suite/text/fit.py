@@ -43,7 +43,16 @@ class Fitted:
         import tensorflow as tf
         import tensorflow_text as tf_text
 
-        t = tf.constant(list(texts), dtype=tf.string)
+        raw = []
+        for i, text in enumerate(texts):
+            try:
+                raw.append(text.encode("utf-8"))
+            except UnicodeEncodeError as e:
+                raise ValueError(
+                    f"text {i} has characters that are not valid Unicode ({e.reason} at "
+                    f"{e.start}: {text[e.start : e.end]!r}); decode the source with a codec"
+                ) from None
+        t = tf.constant(raw, dtype=tf.string)
         if self.spec.normalization:
             t = tf_text.normalize_utf8(t, self.spec.normalization)
         if self.spec.lower and not self.kind.handles_lower:
