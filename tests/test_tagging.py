@@ -64,9 +64,15 @@ def test_exact_span_f1_on_a_hand_checked_example() -> None:
         score([["O"]], [["O", "O"]])
 
 
-def test_iob2_detection() -> None:
+def test_iob2_detection_and_metric_directions() -> None:
+    from suite.tasks import TASKS, direction_of
+
     assert is_iob2(("B-LOC", "I-LOC", "O"))
     assert not is_iob2(("NOUN", "VERB")) and not is_iob2(("O",))
+    task = TASKS.get("tagging")
+    for metric in ("val_entity_f1", "test_entity_recall", "val_token_accuracy"):
+        assert task.knows_metric(metric) and direction_of(metric) == "maximize"
+    assert task.direction("val_loss") == "minimize" and not task.knows_metric("val_accuracy")
 
 
 # --- readers: malformed input names file and line -------------------------------------------------
