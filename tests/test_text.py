@@ -246,6 +246,10 @@ def test_kim_sets_keep_their_splits_and_cv_sets_take_a_fold(
     assert abs(len(folds[0].test) - 3775 / 5) <= 2
     with pytest.raises(DataError, match=r"fold=7 is outside 0\.\.4"):
         prepare("cr", {"fold": 7, "folds": 5})
+    sizes = {"sst1": 11855, "trec": 5952, "mr": 10662, "subj": 10000, "mpqa": 10603}
+    for name, n in sizes.items():  # Kim's table (MPQA: 3 lines have no text)
+        ds = prepare(name)
+        assert len(ds.train) + len(ds.val) + len(ds.test) == n, name
 
 
 SPEC = """

@@ -35,7 +35,8 @@ def _lines(dataset: str, path: Path, encoding: str) -> list[str]:
             f"{dataset}: {path} line {line}: bytes {data[e.start : e.end]!r} are not valid "
             f"{encoding}; re-encode the file or give its encoding"
         ) from None
-    return text.splitlines()
+    # only \n ends a line: splitlines() would also cut at latin-1's \x85 inside MR's texts
+    return [ln.rstrip("\r") for ln in text.split("\n")]
 
 
 DROPPED: dict[str, int] = {}  # dataset -> lines without text left out by the last load
