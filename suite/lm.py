@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from suite.data.base import Dataset
 
 
+def own_vocabulary(task: Task, data: Dataset, tokenizer: Any) -> Any:
+    """`data` as it is: its ids come from its own character vocabulary. A candidate's
+    tokenizer is refused rather than ignored."""
+    if tokenizer is not None:
+        raise ValueError(
+            f"task {task.name!r} trains on dataset {data.name!r}'s own character vocabulary "
+            f"({len(data.classes)} ids); remove the candidate's tokenizer "
+            f"({getattr(tokenizer, 'kind', tokenizer)!r})"
+        )
+    return Task.inputs(task, data, None)
+
+
 def bits_per_character(loss: float) -> float:
     """A mean cross-entropy in nats per character, in bits per character."""
     return loss / math.log(2.0)
@@ -68,6 +80,9 @@ def sample_text(
 @dataclass(frozen=True)
 class LanguageModeling(Task):
     """Next-token prediction at every step: per-step softmax head, bpc and perplexity."""
+
+    def inputs(self, data: Dataset, tokenizer: Any) -> Any:
+        return own_vocabulary(self, data, tokenizer)
 
     @property
     def metrics(self) -> list[Any]:

@@ -138,6 +138,11 @@ def _text(ids: Sequence[int], vocab: tuple[str, ...]) -> str:
 class Seq2Seq(Task):
     """Encoder-decoder over token ids: per-step softmax head, token accuracy, exact match."""
 
+    def inputs(self, data: Dataset, tokenizer: Any) -> Any:
+        from suite.lm import own_vocabulary
+
+        return own_vocabulary(self, data, tokenizer)
+
     @property
     def metrics(self) -> list[Any]:
         import keras

@@ -142,3 +142,21 @@ def test_charlm_spec_runs_and_records_bpc_and_a_sample(
         assert sample.startswith("ROMEO:") and len(sample) == len("ROMEO:") + 40 + 1
     for r in seeds:
         assert r.data.metrics["test_bpc"] > 0 and r.data.metrics["test_perplexity"] > 1
+
+
+def test_a_candidate_tokenizer_is_refused_not_ignored() -> None:
+    from pydantic import TypeAdapter
+
+    from suite.tasks import TASKS
+    from suite.text.spec import TokenizerSpec
+
+    text = "abcdefgh " * 30
+    ds = prepare_corpus(
+        "t", _corpus(text), val_fraction=0.1, test_fraction=0.1, max_examples=None, params={}
+    )
+    char = TypeAdapter(TokenizerSpec).validate_python({"kind": "char"})
+    for name in ("language_modeling", "seq2seq"):
+        task = TASKS.get(name)
+        assert task.inputs(ds, None).data is ds
+        with pytest.raises(ValueError, match=r"own character vocabulary.*remove the candidate's"):
+            task.inputs(ds, char)
