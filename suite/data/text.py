@@ -188,8 +188,7 @@ def sms_spam() -> Raw:
 
 @DATASETS.register("ag_news")
 def ag_news() -> Raw:
-    """AG News, its test split only (7,600 titles + descriptions, 4 topics): the suite cuts
-    train/val/test out of it."""
+    """AG News test split only (7,600 titles + descriptions, 4 topics), cut into our splits."""
     import csv
 
     path = resolve_file("ag_news", "ag_news/test.csv")

@@ -85,8 +85,7 @@ def text_file(
     test_path: str | None = None,
     empty: Literal["error", "drop"] = "error",
 ) -> Raw:
-    """Your own texts and labels (CSV, TSV, JSONL, Parquet); optional validation/test files
-    (else both are held out of `path`). Labels are any strings or numbers."""
+    """Your own texts and labels (CSV, TSV, JSONL, Parquet), with optional val/test files."""
     parts = {}
     for split, p in (("train", path), ("val", val_path), ("test", test_path)):
         if p is not None:
