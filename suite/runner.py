@@ -155,7 +155,7 @@ def _inputs(ctx: Context, concrete: Concrete, run_id: str) -> Any:
         ctx.tracker.log_metrics(run_id, prep.stats)
         if not prep.hit:
             ctx.reporter.message(
-                f"tokenizer {concrete.tokenizer.kind}: fitted and tokenized in "
+                f"tokenizer {prep.tokenizer.spec.kind}: fitted and tokenized in "
                 f"{prep.seconds:.1f} s (cached for later trials and reruns)"
             )
     return prep
