@@ -153,10 +153,15 @@ def _inputs(ctx: Context, concrete: Concrete, run_id: str) -> Any:
         cache = "hit" if prep.hit else "miss"
         ctx.tracker.set_tags(run_id, {"suite.tokenize_cache": cache})
         ctx.tracker.log_metrics(run_id, prep.stats)
+        kind = prep.tokenizer.spec.kind
         if not prep.hit:
             ctx.reporter.message(
-                f"tokenizer {prep.tokenizer.spec.kind}: fitted and tokenized in "
-                f"{prep.seconds:.1f} s (cached for later trials and reruns)"
+                f"tokenizer {kind}: cache miss, fitted and tokenized in {prep.seconds:.1f} s "
+                "(cached for later trials and reruns)"
+            )
+        elif prep.seconds > 0:  # from disk; reuse within the process is silent
+            ctx.reporter.message(
+                f"tokenizer {kind}: cache hit, ids loaded in {prep.seconds:.2f} s (no tokenization)"
             )
     return prep
 
