@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +298,29 @@ def test_tokenizer_axis_expands_and_its_options_are_search_dimensions(tmp_path: 
     file.write_text(SPEC.replace("vocab_size: 500", "vocab_size: 1"), encoding="utf-8")
     with pytest.raises(SpecError, match=r"tokenizer\.sp\.vocab_size"):
         load(file)
+
+
+def test_cached_ids_load_without_tensorflow(tmp_path: Path, results: Path) -> None:
+    import subprocess
+    import sys
+
+    from suite.text.cache import encode_dataset
+
+    rows = [json.dumps({"text": t, "label": "xy"[i % 2]}) for i, t in enumerate(TRAIN)]
+    file = _write(tmp_path / "t.jsonl", "\n".join(rows))
+    ds = prepare("text_file", {"path": str(file)})
+    first = encode_dataset(ds, spec(kind="sentencepiece_bpe", vocab_size=60))
+    assert not first.hit
+    code = (
+        "import sys; from suite.data import prepare; from suite.text.cache import encode_dataset;"
+        "from pydantic import TypeAdapter; from suite.text.spec import TokenizerSpec;"
+        f"ds = prepare('text_file', {{'path': {str(file)!r}}});"
+        "s = TypeAdapter(TokenizerSpec).validate_python("
+        "{'kind': 'sentencepiece_bpe', 'vocab_size': 60});"
+        "p = encode_dataset(ds, s); print(p.hit, p.tokenizer.vocab_size, p.data.train.x.shape,"
+        "'tensorflow' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "60", *str(first.data.train.x.shape).split(), "False"]
