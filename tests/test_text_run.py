@@ -131,6 +131,14 @@ def test_tokenizers_as_candidates_cached_ids_leaderboard_and_predict(
 @pytest.mark.slow
 def test_the_same_text_spec_trains_on_the_jax_backend(results: Path, spec_file: Path) -> None:
     pytest.importorskip("jax")
+    from suite.runner import load_data
+    from suite.spec.candidates import candidates
+    from suite.spec.load import load
+    from suite.text.cache import encode_dataset
+
+    bench = load(spec_file)
+    (cand,) = [c for c in candidates(bench) if c.name == "bigru+word"]
+    encode_dataset(load_data(bench), cand.tokenizer)  # cached: the JAX process needs no TF
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "suite.cli", "run", str(spec_file), "--only", "bigru+word"]
     cmd += ["--quiet", "--set", "seeds=0", "--set", "search.trials=1"]
@@ -138,5 +146,6 @@ def test_the_same_text_spec_trains_on_the_jax_backend(results: Path, spec_file: 
     assert done.returncode == 0, done.stderr[-3000:]
     trial = next(r for r in _runs("rotten_tomatoes") if r.data.tags.get("suite.kind") == "trial")
     assert trial.data.tags["suite.backend"] == "jax"
+    assert trial.data.tags["suite.tokenize_cache"] == "hit"
     assert trial.data.tags["suite.state"] == "COMPLETE"
     assert 0.0 <= trial.data.metrics["best_val_accuracy"] <= 1.0
