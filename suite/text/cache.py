@@ -96,8 +96,9 @@ def encode_dataset(data: Any, spec: Any) -> Prepared:
     doc = spec.model_dump(mode="json")
     parts = {"dataset": data.name, "fingerprint": data.fingerprint, "tokenizer": doc}
     key = cache_key(parts)
-    if key in _MEMO:
-        prep = _MEMO[key]
+    memo = f"{settings.cache_dir().resolve()}/{key}"  # per cache folder (tests use several)
+    if memo in _MEMO:
+        prep = _MEMO[memo]
         COUNTS["memo"] += 1
         stats = {**prep.stats, "tok.tokenize_s": 0.0}
         return dataclasses.replace(prep, hit=True, seconds=0.0, stats=stats)
@@ -154,7 +155,7 @@ def encode_dataset(data: Any, spec: Any) -> Prepared:
         meta={**data.meta, "tokenizer": doc, "tokenizer_key": key},
     )
     prep = Prepared(encoded, tok, stats, hit, seconds, key)
-    _MEMO[key] = prep
+    _MEMO[memo] = prep
     return prep
 
 
