@@ -109,7 +109,7 @@ def test_reserved_tokens_truncation_and_words() -> None:
     assert cut.tolist() == [True, False]
     assert ids[0, 0] == 2 and ids[0, 4] == 3 and ids[0, 3] == tok.ids(["the"])[0][0]  # kept end
     assert ids[1].tolist() == [2, tok.ids(["film"])[0][0], 3, 0, 0]
-    wp = fit_tokenizer(spec(kind="wordpiece", vocab_size=60, max_length=10), TRAIN)
+    wp = fit_tokenizer(spec(kind="wordpiece", vocab_size=60, max_length=16), TRAIN)
     ids, first = wp.encode_words([["tenderness", "film"]])
     n = len(wp.ids(["tenderness"])[0])
     assert n > 1 and first[0, 0] and not first[0, 1:n].any() and first[0, n]

@@ -188,8 +188,9 @@ class Bytes(Kind):
 
 def wordpiece_vocab(counts: list[tuple[str, int]], size: int, min_frequency: int) -> list[str]:
     """Up to `size` WordPiece tokens from (word, count): every character (as a word start and
-    as a `##` continuation) first, then the most frequent substrings of the words (a
-    continuation is written `##piece`), each counted once per occurrence of its word."""
+    as a `##` continuation), the most frequent whole words seen twice or more (up to
+    WORD_SHARE of the size), then the most frequent substrings of the words (a continuation
+    is written `##piece`), each counted once per occurrence of its word."""
     chars: dict[str, int] = {}
     scores: dict[str, int] = {}
     for word, c in counts:
@@ -205,11 +206,18 @@ def wordpiece_vocab(counts: list[tuple[str, int]], size: int, min_frequency: int
                 scores[key] = scores.get(key, 0) + c
     by_count = sorted(chars.items(), key=lambda t: (-t[1], t[0]))
     vocab = [k for k, _ in by_count][:size]
+    have = set(vocab)
+    words = [w for w, c in counts if c >= max(min_frequency, 2) and len(w) > 1]
+    room = max(0, min(int(WORD_SHARE * size), size - len(vocab)))
+    vocab += [w for w in words if w not in have][:room]
+    have = set(vocab)
+    scores = {k: c for k, c in scores.items() if k not in have}
     ranked = sorted(scores.items(), key=lambda t: (-t[1], t[0]))
     vocab += [k for k, _ in ranked[: size - len(vocab)] if _ >= min_frequency]
     return vocab
 
 
+WORD_SHARE = 0.6  # at most this part of the vocabulary is whole words
 MAX_PIECE = 16  # longest substring considered as a piece
 
 
