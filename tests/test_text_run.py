@@ -56,6 +56,7 @@ def spec_file(tmp_path: Path) -> Path:
     path.write_text(TINY_SPEC, encoding="utf-8")
     return path
 
+
 try:
     rotten_tomatoes_file()
 except DataError:
