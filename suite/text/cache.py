@@ -26,7 +26,7 @@ import numpy as np
 from suite import settings
 
 log = logging.getLogger("suite.text")
-VERSION = "2"  # bump when the stored layout or the tokenizers' output changes
+VERSION = "3"  # bump when the stored layout or the tokenizers' output changes
 COUNTS = {"hit": 0, "miss": 0, "memo": 0}  # disk hits, misses, in-process reuses (tests read it)
 _MEMO: dict[str, Any] = {}
 

@@ -68,6 +68,7 @@ class Fitted:
                 continue
             ragged = self.kind.ids(self._prepare(chunk))
             flat = ragged.flat_values.numpy().astype(np.int32)
+            flat[flat >= self.kind.vocab_size] = 1  # a lookup's out-of-vocabulary id: unknown
             splits = ragged.row_splits.numpy()
             out += np.split(flat, splits[1:-1])
         return out

@@ -279,7 +279,7 @@ class WordPiece(Kind):
 
     @property
     def vocab_size(self) -> int:
-        return len(self.vocab) + 1  # the lookup's one out-of-vocabulary id
+        return len(self.vocab)  # the lookup's out-of-vocabulary id is mapped to unk in Fitted
 
     def vocabulary(self) -> list[str]:
         return list(self.vocab)
