@@ -191,12 +191,10 @@ def tiny_shakespeare(
     sample_length: Chars = 300,
     temperature: Annotated[float, Field(gt=0)] = 0.8,
 ) -> Corpus:
-    """Tiny-shakespeare (1,115,394 characters, 65 symbols), next-character prediction.
-
-    window: characters per training window (backpropagation through time); stride: between
-    window starts (default `window`). After training, `sample_length` characters are generated
-    from `prime` at `temperature` and logged as the run's artifact `samples/sample.txt`.
-    """
+    """Tiny-shakespeare (1,115,394 characters, 65 symbols), next-character prediction."""
+    # window: characters per training window (backpropagation through time); stride: between
+    # window starts (default `window`). After training, `sample_length` characters are generated
+    # from `prime` at `temperature` and logged as the run's artifact `samples/sample.txt`.
     if not prime:
         raise DataError("tiny_shakespeare: prime must be a non-empty string")
     return Corpus(

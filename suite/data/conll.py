@@ -180,11 +180,9 @@ UNER = "uner_english_ewt"
 
 @DATASETS.register(ATIS)
 def ud_english_atis(unseen_tags: Unseen = "error") -> Raw:
-    """UD English-ATIS (CoNLL-U): part-of-speech tagging (UPOS), native train/dev/test splits.
-
-    4,274 / 572 / 586 sentences of flight queries; the dev file is the validation split. Its
-    dev file has two SYM tokens that train never has: `unseen_tags: keep` scores them (as errors).
-    """
+    """UD English-ATIS (CoNLL-U): part-of-speech tagging (UPOS), native train/dev/test splits."""
+    # 4,274 / 572 / 586 sentences of flight queries; the dev file is the validation split. Its
+    # dev file has two SYM tokens that train never has: `unseen_tags: keep` scores them (as errors).
     files = {p: f"en_atis-ud-{p}.conllu" for p in ("train", "dev", "test")}
     paths = find_corpus(ATIS, ATIS, files)
     parts = {p: read_conllu(path) for p, path in paths.items()}
@@ -216,12 +214,10 @@ def hold_out_documents(
 def uner_english_ewt(
     unseen_tags: Unseen = "error", val_documents: Annotated[float, Field(gt=0, lt=1)] = 0.2
 ) -> Raw:
-    """Universal NER English-EWT (IOB2): named entities PER / ORG / LOC, exact-span F1.
-
-    Only dev (2,001 sentences in 318 documents) and test (2,077) ship: the suite trains on dev
-    less `val_documents` of its documents (drawn with seed 0), validates on those whole
-    documents, and tests on test. (data.val_fraction does not apply.)
-    """
+    """Universal NER English-EWT (IOB2): named entities PER / ORG / LOC, exact-span F1."""
+    # Only dev (2,001 sentences in 318 documents) and test (2,077) ship: the suite trains on dev
+    # less `val_documents` of its documents (drawn with seed 0), validates on those whole
+    # documents, and tests on test. (data.val_fraction does not apply.)
     files = {p: f"en_ewt-ud-{p}.iob2" for p in ("dev", "test")}
     paths = find_corpus(UNER, UNER, files)
     train, val = hold_out_documents(read_iob2(paths["dev"]), val_documents)

@@ -148,11 +148,9 @@ def ud_lemmas(
     treebank: Treebank = "ud_english_ewt",
     max_length: Annotated[int, Field(ge=2, le=200)] = 24,
 ) -> Pairs:
-    """Word form -> lemma pairs of a UD treebank, for character-level seq2seq.
-
-    ud_english_ewt (default): train on the dev pairs (val_fraction of them held out), test on
-    test; ud_english_atis: native train/dev/test. Pairs longer than max_length are dropped.
-    """
+    """Word form -> lemma pairs of a UD treebank, for character-level seq2seq."""
+    # ud_english_ewt (default): train on the dev pairs (val_fraction of them held out), test on
+    # test; ud_english_atis: native train/dev/test. Pairs longer than max_length are dropped.
     stem, parts = FILES[treebank]
     paths = find_corpus("ud_lemmas", treebank, {p: f"{stem}-{p}.conllu" for p in parts})
     read = {p: read_pairs(path) for p, path in paths.items()}
