@@ -174,6 +174,25 @@ def list_(family: str | None) -> None:
         console.print(table)
 
 
+def _recycle_setting(every: int | None) -> None:
+    """Hand --recycle-every to this process's recycler and to the workers it starts."""
+    import os
+
+    if every is not None:
+        os.environ["SUITE_RECYCLE_EVERY"] = str(every)
+
+
+def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run the benchmark in this process; when it is due for recycling, replace the process
+    by a fresh run of the same command, which resumes from the stores."""
+    from suite.workers import Recycle, Recycler, replace_process
+
+    try:
+        return run_benchmark(*args, recycle=Recycler(), **kwargs)
+    except Recycle as e:
+        replace_process(str(e))
+
+
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option(
@@ -196,6 +215,13 @@ def list_(family: str | None) -> None:
     show_default=True,
     help="Worker processes here (one per GPU where there are GPUs), sharing the studies.",
 )
+@click.option(
+    "--recycle-every",
+    type=click.IntRange(min=0),
+    envvar="SUITE_RECYCLE_EVERY",
+    help="Replace the worker process by a fresh one every N trials (0: only when its "
+    "memory grew by $SUITE_RECYCLE_MB, default 150 MB).",
+)
 @user_errors
 def run(
     spec: Path,
@@ -207,8 +233,10 @@ def run(
     dry_run: bool,
     quiet: bool,
     workers: int,
+    recycle_every: int | None,
 ) -> None:
     """Run a benchmark; rerunning the same command resumes it."""
+    _recycle_setting(recycle_every)
 
     from suite.spec.load import load
     from suite.spec.schema import Benchmark
@@ -248,7 +276,8 @@ def run(
     from suite.runner import run as run_benchmark
 
     reporter = Reporter() if quiet else RichReporter(bench.search.metric)
-    summaries = run_benchmark(
+    summaries = _recycling(
+        run_benchmark,
         bench,
         only=only,
         trials=trials,
@@ -274,6 +303,13 @@ def run(
 )
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option(
+    "--recycle-every",
+    type=click.IntRange(min=0),
+    envvar="SUITE_RECYCLE_EVERY",
+    help="Replace the worker process by a fresh one every N trials (0: only when its "
+    "memory grew by $SUITE_RECYCLE_MB, default 150 MB).",
+)
 @user_errors
 def worker(
     spec: Path,
@@ -283,8 +319,10 @@ def worker(
     storage: str | None,
     tracking_uri: str | None,
     quiet: bool,
+    recycle_every: int | None,
 ) -> None:
     """Join a benchmark as one more worker (from any machine that reaches its storage)."""
+    _recycle_setting(recycle_every)
     from suite import search
     from suite.progress import Reporter
     from suite.runner import run as run_benchmark
@@ -300,7 +338,8 @@ def worker(
             storage = search.resolve_storage(bench.name, None, workers=2)
         except ValueError as e:
             _fail(str(e))
-    summaries = run_benchmark(
+    summaries = _recycling(
+        run_benchmark,
         bench,
         only=only,
         trials=trials,

@@ -12,7 +12,7 @@ import json
 import platform
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +68,7 @@ class Context:
     hash: str
     seed: int
     tags: dict[str, str] = field(default_factory=dict)
+    recycle: Callable[[], None] | None = None  # before each training: may raise Recycle
 
 
 def environment() -> dict[str, str]:
@@ -312,7 +313,12 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     ctx.tracker.log_metrics(parent, baseline_metrics(ctx.data))
     if stale:
         ctx.reporter.message(f"{cand.name}: trial(s) {list(stale)} were interrupted; marked failed")
-    return Live(cand, study, seeds, parent, tags, trials, stale)
+    live = Live(cand, study, seeds, parent, tags, trials, stale)
+    if ctx.recycle is not None:  # a replaced process keeps its predecessor's clock
+        from suite.workers import clock
+
+        live.started = clock(cand.name)
+    return live
 
 
 def _search(ctx: Context, live: Live, wait: bool) -> None:
@@ -331,6 +337,7 @@ def _search(ctx: Context, live: Live, wait: bool) -> None:
             epochs_budget=spec.epochs_budget,
             on_trial=lambda o: ctx.reporter.trial_end(o.state, o.value),
             wait=wait,
+            before_trial=ctx.recycle,
         )
     except RuntimeError as e:
         live.error = str(e)
@@ -355,7 +362,7 @@ def _seed_runs(ctx: Context, live: Live) -> None:
             ctx.reporter.message(f"{live.cand.name}: seed run {p['seed']} failed: {e}")
             raise
 
-    shared.run_queued(live.seeds, work)
+    shared.run_queued(live.seeds, work, ctx.recycle)
 
 
 def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: int) -> float:
@@ -458,12 +465,15 @@ def run(
     storage: str | None = None,
     tracking_uri: str | None = None,
     reporter: Reporter | None = None,
+    recycle: Callable[[], None] | None = None,
 ) -> list[CandidateSummary]:
     """Run (or resume, or join) every selected candidate's search and its seed runs.
 
     First each candidate's search goes as far as this worker can take it; then, in turn,
     it waits for other workers' last trials (taking over any that fail), runs queued seed
-    runs, and records the candidate. Results land in MLflow and Optuna.
+    runs, and records the candidate. Results land in MLflow and Optuna. `recycle()` runs
+    before each training and may raise `suite.workers.Recycle`: this worker then stops
+    where it is (nothing finished is lost) for a fresh process to carry on.
     """
     reporter = reporter or Reporter()
     chosen = _select(bench, only)
@@ -499,6 +509,7 @@ def run(
         h,
         bench.seed_list[0] if bench.seed_list else 0,
         tags,
+        recycle,
     )
     # Libraries and the dataset live as long as the process: frozen, they are not rescanned
     # by the full collection Keras runs between trials (0.5 s a trial otherwise).

@@ -231,13 +231,20 @@ def log_pareto(tracker: track.Tracker, parent: str, study: Any, goals: Sequence[
             tracker.set_tags(run_id, {PARETO: "true" if t.number in on else "false"})
 
 
-def run_queued(queue: Any, work: Callable[[dict[str, Any], int], float]) -> None:
+def run_queued(
+    queue: Any,
+    work: Callable[[dict[str, Any], int], float],
+    before: Callable[[], None] | None = None,
+) -> None:
     """Run the queue's seed runs until none is left: `work(params, number)` returns a value
-    or raises (the run is then failed with its reason and the next one taken)."""
+    or raises (the run is then failed with its reason and the next one taken). `before()`
+    runs before a queued run is claimed (it may raise to stop this worker)."""
     from optuna.trial import TrialState
 
     while True:
         fail_stale(queue)
+        if before is not None and queue.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            before()
         job = claim_waiting(queue)
         if job is None:
             return
