@@ -31,17 +31,9 @@ def _blocks_in_blocks(ann: Any) -> Any:
     return ann
 
 
-def _resolve_layer_refs(union: Any) -> None:
-    for member in get_args(get_args(union)[0]):
-        wrapper = get_args(member)[0]
-        params = next(iter(wrapper.model_fields.values())).annotation
-        if not params.__pydantic_complete__:
-            params.model_rebuild(_types_namespace={"Layer": union})
-            wrapper.model_rebuild(force=True)
-
-
-Layer = tagged_union(BLOCKS, "block", _blocks_in_blocks)
-_resolve_layer_refs(Layer)
+# Blocks holding blocks refer to `Layer` by name: their (deferred) models are made in this
+# module, so the reference resolves here when they are first built.
+Layer = tagged_union(BLOCKS, "block", _blocks_in_blocks, module=__name__)
 Optimizer = tagged_union(OPTIMIZERS, "optimizer")
 Schedule = tagged_union(SCHEDULES, "schedule")
 Sampler = tagged_union(SAMPLERS, "sampler")
