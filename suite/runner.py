@@ -113,10 +113,11 @@ def _train_one(
     import keras
 
     from suite.build import build_model, trainable_params
-    from suite.train import fit, set_seed
+    from suite.train import fit, set_precision, set_seed
 
     keras.backend.clear_session()  # the previous trial's graph and weights go
     set_seed(seed)
+    set_precision(concrete.train)
     model = build_model(
         concrete.model.layers,
         ctx.data.input_shape,

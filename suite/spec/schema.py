@@ -140,6 +140,15 @@ class Train(Strict):
     fine_tune: FineTune | None = Field(
         None, description="after the main epochs, unfreeze and train on at a lower rate"
     )
+    jit_compile: Literal["auto"] | bool = Field(
+        "auto",
+        description="XLA: auto = Keras' choice, except recurrent models on a CPU with "
+        "TensorFlow, compiled when the trial is long enough (see benchmarks/README.md)",
+    )
+    steps_per_execution: int = Field(1, ge=1, description="batches per compiled call")
+    mixed_precision: bool = Field(
+        False, description="mixed_float16 compute (GPUs; slower on CPUs, which stay float32)"
+    )
 
     @field_validator("class_weight")
     @classmethod
