@@ -84,6 +84,21 @@ def resolve_jit(model: Any, recipe: Train, examples: int) -> bool | str:
     return examples * total_epochs(recipe) >= XLA_MIN_SAMPLES
 
 
+# Batches per compiled call by default: 8 made a small CNN's steady epochs 1.8-2.2x faster
+# on this CPU (per-step dispatch amortised) and left an LSTM's unchanged.
+STEPS_PER_EXECUTION = 8
+
+
+def steps_per_execution(recipe: Train) -> int:
+    """The recipe's `steps_per_execution`; `auto` is STEPS_PER_EXECUTION, 1 with PyTorch
+    (Keras' PyTorch trainer runs one batch per call)."""
+    if recipe.steps_per_execution != "auto":
+        return int(recipe.steps_per_execution)
+    import keras
+
+    return 1 if keras.backend.backend() == "torch" else STEPS_PER_EXECUTION
+
+
 def set_precision(recipe: Train) -> None:
     """Mixed precision (float16 compute, float32 weights) when the recipe asks, else float32;
     a global setting of Keras, so it is set before each model is built."""
@@ -117,7 +132,7 @@ def compile_model(
         optimizer=OPTIMIZERS.get(name)(**params),
         loss=loss_for(recipe, task),
         metrics=list(task.metrics),
-        steps_per_execution=recipe.steps_per_execution,
+        steps_per_execution=steps_per_execution(recipe),
         jit_compile=jit_compile,
     )
 

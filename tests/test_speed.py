@@ -31,7 +31,7 @@ def test_speed_settings_validate_and_defaults_keep_the_spec_hash(tmp_path: Path)
     explicit = _bench(
         tmp_path,
         "train.jit_compile=auto",
-        "train.steps_per_execution=1",
+        "train.steps_per_execution=auto",
         "train.mixed_precision=false",
     )
     assert spec_hash(explicit) == spec_hash(plain)
@@ -47,7 +47,7 @@ def test_speed_settings_validate_and_defaults_keep_the_spec_hash(tmp_path: Path)
 def test_xla_is_chosen_for_long_recurrent_trials_on_a_cpu_only(tmp_path: Path) -> None:
     import keras
 
-    from suite.train import XLA_MIN_SAMPLES, resolve_jit, set_precision
+    from suite.train import XLA_MIN_SAMPLES, resolve_jit, set_precision, steps_per_execution
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("the per-family XLA choice applies to the TensorFlow backend")
@@ -63,8 +63,9 @@ def test_xla_is_chosen_for_long_recurrent_trials_on_a_cpu_only(tmp_path: Path) -
     assert resolve_jit(rnn, recipe, big) is True
     assert resolve_jit(rnn, recipe, big - 1) is False  # too short to pay for compiling
     assert resolve_jit(cnn, recipe, big) == "auto"  # Keras: XLA off on a CPU
-    off = _bench(tmp_path, "train.jit_compile=false").train
+    off = _bench(tmp_path, "train.jit_compile=false", "train.steps_per_execution=2").train
     assert resolve_jit(rnn, off, big) is False
+    assert steps_per_execution(recipe) == 8 and steps_per_execution(off) == 2
 
     set_precision(_bench(tmp_path, "train.mixed_precision=true").train)
     try:

@@ -167,7 +167,7 @@ def spec_hash(bench: Any) -> str:
     doc = bench.model_dump(mode="json", by_alias=True)
     for key in ("trials", "timeout", "epochs_budget"):
         doc["search"].pop(key, None)
-    defaults = {"jit_compile": "auto", "steps_per_execution": 1, "mixed_precision": False}
+    defaults = {"jit_compile": "auto", "steps_per_execution": "auto", "mixed_precision": False}
     for key, value in defaults.items():  # speed settings added later: old hashes hold
         if doc["train"].get(key) == value:
             doc["train"].pop(key)

@@ -145,7 +145,10 @@ class Train(Strict):
         description="XLA: auto = Keras' choice, except recurrent models on a CPU with "
         "TensorFlow, compiled when the trial is long enough (see benchmarks/README.md)",
     )
-    steps_per_execution: int = Field(1, ge=1, description="batches per compiled call")
+    steps_per_execution: Literal["auto"] | Annotated[int, Field(ge=1)] = Field(
+        "auto",
+        description="batches per compiled call: auto = 8 (TensorFlow, JAX), 1 (PyTorch)",
+    )
     mixed_precision: bool = Field(
         False, description="mixed_float16 compute (GPUs; slower on CPUs, which stay float32)"
     )
