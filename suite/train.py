@@ -85,18 +85,21 @@ def resolve_jit(model: Any, recipe: Train, examples: int) -> bool | str:
 
 
 # Batches per compiled call by default: 8 made a small CNN's steady epochs 1.8-2.2x faster
-# on this CPU (per-step dispatch amortised) and left an LSTM's unchanged.
+# on this loaded CPU (per-step dispatch amortised; inconclusive when quiet), and an LSTM's
+# 0-8 % slower, so recurrent models keep 1 (benchmarks/README.md).
 STEPS_PER_EXECUTION = 8
 
 
-def steps_per_execution(recipe: Train) -> int:
-    """The recipe's `steps_per_execution`; `auto` is STEPS_PER_EXECUTION, 1 with PyTorch
-    (Keras' PyTorch trainer runs one batch per call)."""
+def steps_per_execution(recipe: Train, model: Any = None) -> int:
+    """The recipe's `steps_per_execution`; `auto` is STEPS_PER_EXECUTION, or 1 for recurrent
+    models and with PyTorch (Keras' PyTorch trainer runs one batch per call)."""
     if recipe.steps_per_execution != "auto":
         return int(recipe.steps_per_execution)
     import keras
 
-    return 1 if keras.backend.backend() == "torch" else STEPS_PER_EXECUTION
+    if keras.backend.backend() == "torch" or (model is not None and _recurrent(model)):
+        return 1
+    return STEPS_PER_EXECUTION
 
 
 def set_precision(recipe: Train) -> None:
@@ -132,7 +135,7 @@ def compile_model(
         optimizer=OPTIMIZERS.get(name)(**params),
         loss=loss_for(recipe, task),
         metrics=list(task.metrics),
-        steps_per_execution=steps_per_execution(recipe),
+        steps_per_execution=steps_per_execution(recipe, model),
         jit_compile=jit_compile,
     )
 

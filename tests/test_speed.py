@@ -65,7 +65,8 @@ def test_xla_is_chosen_for_long_recurrent_trials_on_a_cpu_only(tmp_path: Path) -
     assert resolve_jit(cnn, recipe, big) == "auto"  # Keras: XLA off on a CPU
     off = _bench(tmp_path, "train.jit_compile=false", "train.steps_per_execution=2").train
     assert resolve_jit(rnn, off, big) is False
-    assert steps_per_execution(recipe) == 8 and steps_per_execution(off) == 2
+    assert steps_per_execution(recipe, cnn) == 8 and steps_per_execution(off, cnn) == 2
+    assert steps_per_execution(recipe, rnn) == 1
 
     set_precision(_bench(tmp_path, "train.mixed_precision=true").train)
     try:

@@ -147,7 +147,7 @@ class Train(Strict):
     )
     steps_per_execution: Literal["auto"] | Annotated[int, Field(ge=1)] = Field(
         "auto",
-        description="batches per compiled call: auto = 8 (TensorFlow, JAX), 1 (PyTorch)",
+        description="batches per compiled call: auto = 8, or 1 for recurrent models and PyTorch",
     )
     mixed_precision: bool = Field(
         False, description="mixed_float16 compute (GPUs; slower on CPUs, which stay float32)"
