@@ -62,6 +62,7 @@ def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
     direction = exp.tags.get(track.DIRECTION, "maximize")
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_ids=[exp.experiment_id], output_format="pandas")
+    runs = track.latest_versions(runs)  # an older study version of a candidate is not mixed in
     frame = pd.DataFrame(columns=COLUMNS)
     frame.attrs.update(metric=metric, direction=direction, benchmark=benchmark)
     if runs.empty:

@@ -31,6 +31,7 @@ ERROR, SPEC_HASH, FINGERPRINT, DATASET = (
     "suite.dataset",
 )
 METRIC, DIRECTION, STUDY = "suite.metric", "suite.direction", "suite.study"
+VERSION, REPRODUCES = "suite.study_version", "suite.reproduces"
 
 
 def default_tracking_uri() -> str:
@@ -109,11 +110,14 @@ class Tracker:
 
     def candidate_run(self, candidate: str, tags: Mapping[str, str]) -> str:
         """The candidate's parent run: reopened when it exists (resume), else created."""
-        found = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{KIND}` = 'candidate' and tags.`{CANDIDATE}` = '{candidate}'",
-            max_results=1,
-        )
+        query = f"tags.`{KIND}` = 'candidate' and tags.`{CANDIDATE}` = '{candidate}'"
+        if tags.get(VERSION, "1") != "1":  # a later study version has a parent run of its own
+            query += f" and tags.`{VERSION}` = '{tags[VERSION]}'"
+        found = [
+            r
+            for r in self.client.search_runs([self.experiment_id], filter_string=query)
+            if r.data.tags.get(VERSION, "1") == tags.get(VERSION, "1")
+        ]
         if found:
             run_id = found[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
@@ -192,6 +196,12 @@ class Tracker:
         for k, v in tags.items():
             self.client.set_tag(run_id, k, v)
 
+    def tag_batch(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set many tags in one call."""
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+
     def log_text(self, run_id: str, text: str, path: str) -> None:
         self.client.log_text(run_id, text, path)
 
@@ -204,6 +214,17 @@ class Tracker:
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+
+
+def latest_versions(runs: Any) -> Any:
+    """The rows of an `mlflow.search_runs` frame that belong to each candidate's latest study
+    version (runs without the tag are version 1): older versions are never mixed in."""
+    tag, cand = f"tags.{VERSION}", f"tags.{CANDIDATE}"
+    if runs.empty or tag not in runs or cand not in runs:
+        return runs
+    version = runs[tag].fillna("1").astype(int)
+    latest = version.groupby(runs[cand]).transform("max")
+    return runs[(version == latest) | runs[cand].isna()]
 
 
 def epoch_logger(tracker: Tracker, run_id: str) -> Any:
