@@ -312,17 +312,13 @@ def _version(ctx: Context, cand: CandidateSpec, storage: str) -> tuple[str, int]
         "spec_hash": (ctx.hash, legacy_spec_hash(ctx.bench)),
         "data_fingerprint": (ctx.data.fingerprint,),
     }
-    name, version = shared.study_version(storage, base, keys)
-    if version > 1 and name not in _announced:
-        _announced.add(name)
+    name, version, new = shared.study_version(storage, base, keys)
+    if new and version > 1:
         ctx.reporter.message(
-            f"{cand.name}: the spec or the data changed since the earlier results; this run "
-            f"is study version {version} ({name!r}); earlier versions stay as they were"
+            f"{cand.name}: the spec or the data changed since the earlier results; starting "
+            f"study version {version} ({name!r}); earlier versions stay as they were"
         )
     return name, version
-
-
-_announced: set[str] = set()
 
 
 def _retry_failed(live: Live) -> int | None:

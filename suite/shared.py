@@ -262,11 +262,13 @@ def run_queued(queue: Any, work: Callable[[dict[str, Any], int], float]) -> None
 VERSION_SEP = "@v"  # a candidate's later study versions: `<bench>/<cand>@v2`, ...
 
 
-def study_version(storage: str, base: str, keys: dict[str, tuple[str, ...]]) -> tuple[str, int]:
-    """The study (name, version) of candidate study `base` whose recorded keys match: each of
-    `keys` (a study user attr, e.g. spec_hash) maps to the values accepted for it. A study
-    missing an attr is taken as matching (it predates that key). None matching: the next
-    version, `base` itself when there is none yet.
+def study_version(
+    storage: str, base: str, keys: dict[str, tuple[str, ...]]
+) -> tuple[str, int, bool]:
+    """The study (name, version, whether it is new) of candidate study `base` whose recorded
+    keys match: each of `keys` (a study user attr, e.g. spec_hash) maps to the values accepted
+    for it. A study missing an attr is taken as matching (it predates that key). None
+    matching: the next version, `base` itself when there is none yet.
     """
     import optuna
 
@@ -281,11 +283,11 @@ def study_version(storage: str, base: str, keys: dict[str, tuple[str, ...]]) -> 
     for v in sorted(versions):
         attrs = versions[v].user_attrs
         if all(attrs.get(k) is None or attrs[k] in ok for k, ok in keys.items()):
-            return (base if v == 1 else f"{base}{VERSION_SEP}{v}"), v
+            return (base if v == 1 else f"{base}{VERSION_SEP}{v}"), v, False
     if not versions:
-        return base, 1
+        return base, 1, True
     v = max(versions) + 1
-    return f"{base}{VERSION_SEP}{v}", v
+    return f"{base}{VERSION_SEP}{v}", v, True
 
 
 def failed_to_retry(study: Any) -> list[Any]:
