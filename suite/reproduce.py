@@ -154,6 +154,11 @@ def reproduce(run_id: str, tracking_uri: str | None = None) -> Reproduction:
             "restore the data (or its files under the data dir) to reproduce the run"
         )
     warnings = _differences(tags, env.environment())
+    if tags.get("suite.git_dirty") == "true":
+        warnings.append(
+            f"the spec's repository had uncommitted changes (at {tags.get('suite.git_commit')}) "
+            "when the run was made"
+        )
     h = spec_hash(bench)
     if tags.get(track.SPEC_HASH) not in (None, h):
         warnings.append(f"spec hash differs: {tags[track.SPEC_HASH]} then, {h} now")
