@@ -66,33 +66,33 @@ def _differences(tags: dict[str, str], now: dict[str, str]) -> list[str]:
     return out
 
 
-class _StopAfter:
-    """Build a Keras callback ending training after `epochs` (a pruned original's length)."""
+def _stop_after(epochs: int) -> Any:
+    """A Keras callback ending training after `epochs` (a pruned original's length)."""
+    import keras
 
-    @staticmethod
-    def make(epochs: int) -> Any:
-        import keras
+    class StopAfter(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if epoch + 1 >= epochs:
+                self.model.stop_training = True
 
-        class StopAfter(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-                if epoch + 1 >= epochs:
-                    self.model.stop_training = True
-
-        return StopAfter()
+    return StopAfter()
 
 
 def seed_spread(client: Any, run: Any, key: str) -> tuple[float, float] | None:
-    """The range of `key` over the candidate's completed seed runs, widened to mean ± 2 std."""
-    parent = run.data.tags.get("mlflow.parentRunId")
-    found = client.search_runs(
-        [run.info.experiment_id],
-        filter_string=f"tags.`mlflow.parentRunId` = '{parent}' and tags.`{track.KIND}` = 'seed'",
-    )
-    values = [
-        r.data.metrics[key]
-        for r in found
+    """The range of `key` over the completed seed runs of the run's configuration (else of the
+    candidate's best one), widened to mean ± 2 std; None without seed runs."""
+    tags = run.data.tags
+    parent = tags.get("mlflow.parentRunId")
+    query = f"tags.`mlflow.parentRunId` = '{parent}' and tags.`{track.KIND}` = 'seed'"
+    found = [
+        r
+        for r in client.search_runs([run.info.experiment_id], filter_string=query)
         if r.data.tags.get(track.STATE) == "COMPLETE" and key in r.data.metrics
     ]
+    config = tags.get(track.TRIAL) or tags.get("suite.best_trial")
+    same = [r for r in found if r.data.tags.get("suite.best_trial") == config]
+    same = same or [r for r in found if r.data.tags.get("suite.rank", "1") == "1"]
+    values = [r.data.metrics[key] for r in same]
     if not values:
         return None
     low, high = min(values), max(values)
@@ -196,7 +196,7 @@ def reproduce(run_id: str, tracking_uri: str | None = None) -> Reproduction:
         callbacks = []
         epochs = run.data.metrics.get("epochs")
         if tags.get(track.STATE) == "PRUNED" and epochs:
-            callbacks.append(_StopAfter.make(int(epochs)))
+            callbacks.append(_stop_after(int(epochs)))
         model, result = runner._train_one(ctx, cand, concrete, new, seed, callbacks)
         metrics = runner._summary_metrics(result, bench.search.metric)
         if kind == "seed":

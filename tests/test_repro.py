@@ -246,3 +246,14 @@ def test_spec_hash_counts_given_values_only(tmp_path: Path) -> None:
     assert spec_hash(load(path, ["candidates.cnn.model.layers[2]=global_avg_pool"])) != base
     assert spec_hash(load(path, ["train.epochs=2"])) != base
     assert spec_hash(load(path, ["search.trials=9"])) == base
+
+
+def test_verdict_falls_back_to_the_seed_spread() -> None:
+    from suite.reproduce import verdict
+
+    same = [("objective", 0.5, 0.5), ("epochs", 1.0, 1.0)]
+    assert verdict(same, "objective", None) == "identical"
+    moved = [("objective", 0.5, 0.52), ("epochs", 1.0, 1.0)]
+    assert verdict(moved, "objective", (0.45, 0.55)) == "within the seed spread"
+    assert verdict(moved, "objective", (0.45, 0.51)) == "outside the seed spread"
+    assert verdict(moved, "objective", None).startswith("differs")
