@@ -154,6 +154,13 @@ def reproduce(run_id: str, tracking_uri: str | None = None) -> Reproduction:
             "restore the data (or its files under the data dir) to reproduce the run"
         )
     warnings = _differences(tags, env.environment())
+    root = tags.get("suite.git_root")
+    now_commit = env.git_state(root).get("suite.git_commit") if root else None
+    if now_commit and now_commit != tags.get("suite.git_commit"):
+        warnings.append(
+            f"the spec's repository {root} is at {now_commit} now, "
+            f"{tags.get('suite.git_commit')} then (the run's spec is read from MLflow)"
+        )
     if tags.get("suite.git_dirty") == "true":
         warnings.append(
             f"the spec's repository had uncommitted changes (at {tags.get('suite.git_commit')}) "

@@ -129,6 +129,7 @@ def test_environment_reproduce_export_and_changed_data(results: Path, tmp_path: 
     (repo / "notes.txt").write_text("b\n")  # an uncommitted change
     assert env.git_state(spec)["suite.git_dirty"] == "true"
     assert env.git_state(tmp_path / "elsewhere.yaml") == {}
+    _git(repo, "commit", "-qam", "notes")  # the repository moved on since the run
 
     # the same seed on the same machine: identical metrics (trial and seed run)
     trial = next(r for r in runs if r.data.tags["suite.kind"] == "trial")
@@ -136,6 +137,7 @@ def test_environment_reproduce_export_and_changed_data(results: Path, tmp_path: 
     for original in (trial, seed):
         again = reproduce(original.info.run_id)
         assert again.verdict == "identical", again.rows
+        assert any(head in w for w in again.warnings)  # the spec's commit then
         assert any(m == "objective" for m, _, _ in again.rows)
         assert any(m.startswith("test_") for m, _, _ in again.rows) == (original is seed)
         new = client.get_run(again.run_id)
