@@ -179,6 +179,7 @@ def pareto(benchmark: str, tracking_uri: str | None = None) -> Any:
         filter_string="tags.`suite.kind` = 'trial' and tags.`suite.pareto` = 'true'",
         max_results=50000,
     )
+    runs = track.latest_run_list(runs)  # an older study version of a candidate is not mixed in
     names = [m for m, _ in goals]
     rows = []
     for r in runs:

@@ -227,6 +227,19 @@ def latest_versions(runs: Any) -> Any:
     return runs[(version == latest) | runs[cand].isna()]
 
 
+def latest_run_list(runs: list[Any]) -> list[Any]:
+    """The MLflow runs (entities) of each candidate's latest study version."""
+    latest: dict[str, int] = {}
+    for r in runs:
+        cand, v = r.data.tags.get(CANDIDATE, ""), int(r.data.tags.get(VERSION, "1"))
+        latest[cand] = max(latest.get(cand, v), v)
+    return [
+        r
+        for r in runs
+        if int(r.data.tags.get(VERSION, "1")) == latest[r.data.tags.get(CANDIDATE, "")]
+    ]
+
+
 def epoch_logger(tracker: Tracker, run_id: str) -> Any:
     """A Keras callback that logs every epoch's metrics (one batch call per epoch)."""
     import keras
