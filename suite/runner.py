@@ -300,6 +300,7 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     ctx.tracker.log_text(parent, bench_yaml(bench), "spec/benchmark.yaml")
     ctx.tracker.log_metrics(parent, baseline_metrics(ctx.data))
     ctx.tracker.tag_batch(parent, tags)  # the environment of its latest worker
+    ctx.tracker.set_experiment_tags({track.current_key(cand.name): str(version)})
     if stale:
         ctx.reporter.message(f"{cand.name}: trial(s) {list(stale)} were interrupted; marked failed")
     return Live(cand, study, seeds, parent, tags, trials, stale)

@@ -216,27 +216,40 @@ class Tracker:
         self.client.set_terminated(run_id, status=status)
 
 
-def latest_versions(runs: Any) -> Any:
-    """The rows of an `mlflow.search_runs` frame that belong to each candidate's latest study
-    version (runs without the tag are version 1): older versions are never mixed in."""
+def current_key(candidate: str) -> str:
+    """The experiment tag naming the study version a candidate's latest run used."""
+    return _key(f"{VERSION}.{candidate}")
+
+
+def _current(candidate: Any, versions: dict[str, int], exp_tags: Mapping[str, str]) -> int:
+    given = exp_tags.get(current_key(str(candidate)), "")
+    return int(given) if given.isdigit() else versions.get(candidate, 1)
+
+
+def latest_versions(runs: Any, exp_tags: Mapping[str, str] | None = None) -> Any:
+    """The rows of an `mlflow.search_runs` frame that belong to each candidate's current study
+    version (the one its latest run used, else the highest; untagged runs are version 1):
+    other versions are never mixed in."""
     tag, cand = f"tags.{VERSION}", f"tags.{CANDIDATE}"
     if runs.empty or tag not in runs or cand not in runs:
         return runs
     version = runs[tag].fillna("1").astype(int)
-    latest = version.groupby(runs[cand]).transform("max")
-    return runs[(version == latest) | runs[cand].isna()]
+    highest = version.groupby(runs[cand]).max().to_dict()
+    current = runs[cand].map(lambda c: _current(c, highest, exp_tags or {}))
+    return runs[(version == current) | runs[cand].isna()]
 
 
-def latest_run_list(runs: list[Any]) -> list[Any]:
-    """The MLflow runs (entities) of each candidate's latest study version."""
-    latest: dict[str, int] = {}
+def latest_run_list(runs: list[Any], exp_tags: Mapping[str, str] | None = None) -> list[Any]:
+    """The MLflow runs (entities) of each candidate's current study version."""
+    highest: dict[str, int] = {}
     for r in runs:
         cand, v = r.data.tags.get(CANDIDATE, ""), int(r.data.tags.get(VERSION, "1"))
-        latest[cand] = max(latest.get(cand, v), v)
+        highest[cand] = max(highest.get(cand, v), v)
     return [
         r
         for r in runs
-        if int(r.data.tags.get(VERSION, "1")) == latest[r.data.tags.get(CANDIDATE, "")]
+        if int(r.data.tags.get(VERSION, "1"))
+        == _current(r.data.tags.get(CANDIDATE, ""), highest, exp_tags or {})
     ]
 
 

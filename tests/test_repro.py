@@ -231,6 +231,9 @@ def test_rerun_failed_and_new_study_version(results: Path, tmp_path: Path) -> No
     row = leaderboard("flaky").iloc[0]
     assert (row["trials_complete"], row["trials_failed"]) == (2, 0)  # version 2 only
     assert run(changed)[0].outcomes == ()  # and the changed spec resumes its own version
+    assert run(bench)[0].outcomes == ()  # back to the first spec: version 1 resumes
+    row = leaderboard("flaky").iloc[0]
+    assert (row["trials_complete"], row["trials_failed"]) == (2, 2)  # and is the one shown
 
 
 def test_spec_hash_counts_given_values_only(tmp_path: Path) -> None:
