@@ -187,8 +187,10 @@ def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     by a fresh run of the same command, which resumes from the stores."""
     from suite.workers import Recycle, Recycler, replace_process
 
+    # a rerun of failed trials queues them on start: it runs in one process
+    recycler = None if kwargs.get("rerun_failed") else Recycler()
     try:
-        return run_benchmark(*args, recycle=Recycler(), **kwargs)
+        return run_benchmark(*args, recycle=recycler, **kwargs)
     except Recycle as e:
         replace_process(str(e))
 
@@ -216,6 +218,11 @@ def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     help="Worker processes here (one per GPU where there are GPUs), sharing the studies.",
 )
 @click.option(
+    "--rerun-failed",
+    is_flag=True,
+    help="Retry only the failed trials (their configurations again) and failed seed runs.",
+)
+@click.option(
     "--recycle-every",
     type=click.IntRange(min=0),
     envvar="SUITE_RECYCLE_EVERY",
@@ -234,6 +241,7 @@ def run(
     quiet: bool,
     workers: int,
     recycle_every: int | None,
+    rerun_failed: bool,
 ) -> None:
     """Run a benchmark; rerunning the same command resumes it."""
     _recycle_setting(recycle_every)
@@ -252,6 +260,8 @@ def run(
         return
     from suite.compare import leaderboard, render
 
+    if workers > 1 and rerun_failed:
+        _fail("--rerun-failed runs in one process: leave out --workers")
     if workers > 1:
         from suite import search, track
         from suite.workers import launch
@@ -284,6 +294,8 @@ def run(
         storage=storage,
         tracking_uri=tracking_uri,
         reporter=reporter,
+        source=spec,
+        rerun_failed=rerun_failed,
     )
     for s in summaries:
         if s.error:
@@ -346,6 +358,7 @@ def worker(
         storage=storage,
         tracking_uri=tracking_uri,
         reporter=Reporter() if quiet else LineReporter(bench.search.metric),
+        source=spec,
     )
     failed = [s for s in summaries if s.error]
     for s in failed:
@@ -400,6 +413,60 @@ def compare(
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@user_errors
+def reproduce(run_id: str, tracking_uri: str | None) -> None:
+    """Re-run a trial or seed run from what MLflow holds; compare it with the original."""
+    from rich.table import Table
+
+    from suite.reproduce import reproduce as again
+
+    out = again(run_id, tracking_uri)
+    for w in out.warnings:
+        click.echo(f"warning: {w}", err=True)
+    table = Table("metric", "original", "reproduced", title=f"{out.kind} run {run_id}")
+    for name, old, new in out.rows:
+        table.add_row(name, f"{old:.6g}", f"{new:.6g}")
+    console = _console()
+    console.print(table)
+    spread = f" [{out.spread[0]:.4g}, {out.spread[1]:.4g}] of {out.key}" if out.spread else ""
+    console.print(f"verdict: {out.verdict}{spread}; new run {out.run_id}", markup=False)
+
+
+@main.command()
+@click.argument("benchmark")
+@click.option(
+    "--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True
+)
+@click.option("--curves", is_flag=True, help="One row per run and epoch (learning curves).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write (default: BENCHMARK[-curves].FORMAT here).",
+)
+@click.option("--storage", help="Optuna storage URL (default: the results dir's).")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@user_errors
+def export(
+    benchmark: str,
+    fmt: str,
+    curves: bool,
+    output: Path | None,
+    storage: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Write a benchmark's trial and seed runs as one tidy table (Parquet or CSV)."""
+    from suite.export import table, write
+
+    frame = table(benchmark, tracking_uri, storage, curves)
+    path = output or Path(f"{benchmark}{'-curves' if curves else ''}.{fmt}")
+    write(frame, fmt, path)
+    click.echo(f"wrote {path} ({len(frame)} rows, {len(frame.columns)} columns)")
 
 
 @main.command()

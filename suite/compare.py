@@ -62,6 +62,9 @@ def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
     direction = exp.tags.get(track.DIRECTION, "maximize")
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_ids=[exp.experiment_id], output_format="pandas")
+    runs = track.latest_versions(
+        runs, exp.tags
+    )  # an older study version of a candidate is not mixed in
     frame = pd.DataFrame(columns=COLUMNS)
     frame.attrs.update(metric=metric, direction=direction, benchmark=benchmark)
     if runs.empty:
@@ -178,6 +181,9 @@ def pareto(benchmark: str, tracking_uri: str | None = None) -> Any:
         filter_string="tags.`suite.kind` = 'trial' and tags.`suite.pareto` = 'true'",
         max_results=50000,
     )
+    runs = track.latest_run_list(
+        runs, exp.tags
+    )  # an older study version of a candidate is not mixed in
     names = [m for m, _ in goals]
     rows = []
     for r in runs:

@@ -96,7 +96,13 @@ def benchmarks(tracking_uri: str | None = None) -> list[tuple[str, int, int]]:
         if exp.name == "Default":
             continue
         runs = client.search_runs([exp.experiment_id], max_results=5000)
-        cands = sum(1 for r in runs if r.data.tags.get(track.KIND) == "candidate")
+        cands = len(
+            {
+                r.data.tags.get(track.CANDIDATE)
+                for r in runs
+                if r.data.tags.get(track.KIND) == "candidate"
+            }
+        )  # a candidate's study versions have a parent run each
         out.append((exp.name, cands, len(runs)))
     return sorted(out)
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import gc
 import json
-import platform
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from suite import __version__, search, shared, track, transfer
+from suite import env, search, shared, track, transfer
 from suite.data import Dataset, prepare
 from suite.progress import Reporter
 from suite.registry import Registry
 from suite.search import Outcome, Pruned, fail_stale, open_study, run_search, tally
 from suite.spec.candidates import CandidateSpec, Concrete, candidates
-from suite.spec.load import spec_hash
+from suite.spec.load import legacy_spec_hash, spec_hash
 from suite.spec.schema import Benchmark
 from suite.tasks import TASKS, Task, direction_of
 
@@ -69,24 +69,12 @@ class Context:
     seed: int
     tags: dict[str, str] = field(default_factory=dict)
     recycle: Callable[[], None] | None = None  # before each training: may raise Recycle
+    rerun_failed: bool = False  # retry only the failed trials (and seed runs)
 
 
 def environment() -> dict[str, str]:
-    """Versions and backend, tagged on every run."""
-    import keras
-    import mlflow
-    import numpy
-    import optuna
-
-    return {
-        "suite.version": __version__,
-        "suite.backend": keras.backend.backend(),
-        "suite.keras": keras.__version__,
-        "suite.optuna": optuna.__version__,
-        "suite.mlflow": mlflow.__version__,
-        "suite.numpy": numpy.__version__,
-        "suite.python": platform.python_version(),
-    }
+    """Versions, backend and device, tagged on every run (see suite.env)."""
+    return env.environment()
 
 
 def _select(bench: Benchmark, only: Sequence[str]) -> list[CandidateSpec]:
@@ -196,6 +184,7 @@ def _objective(ctx: Context, live: Live) -> Any:
                 **live.tags,
                 track.KIND: "trial",
                 track.TRIAL: str(trial.number),
+                track.SEED: str(ctx.seed),
                 "suite.params": json.dumps(params),
                 "suite.worker": _worker_label(),
             },
@@ -260,8 +249,14 @@ def _worker_label() -> str:
 def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     """Open (or join) the candidate's study, parent run and seed queue; clean up the dead."""
     bench = ctx.bench
-    tags = {**ctx.tags, track.FAMILY: cand.model.family, track.CANDIDATE: cand.name}
-    study_name = f"{bench.name}/{cand.name}"
+    study_name, version = _version(ctx, cand, storage)
+    tags = {
+        **ctx.tags,
+        track.FAMILY: cand.model.family,
+        track.CANDIDATE: cand.name,
+        track.STUDY: study_name,
+        track.VERSION: str(version),
+    }
     try:
         study = open_study(
             study_name,
@@ -280,15 +275,9 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
             f"the study {study_name!r} optimizes {directions}, the spec "
             f"{[d for _, d in bench.search.goals]}; delete it with `suite delete {bench.name}`"
         )
-    known = study.user_attrs.get("spec_hash")
-    if known is None:
-        study.set_user_attr("spec_hash", ctx.hash)
-    elif known != ctx.hash:
-        raise RunError(
-            f"the study {study_name!r} was made by a different spec "
-            f"(hash {known}, now {ctx.hash}); rename the benchmark, "
-            f"or delete its results with `suite delete {bench.name}`"
-        )
+    for key, value in (("spec_hash", ctx.hash), ("data_fingerprint", ctx.data.fingerprint)):
+        if study.user_attrs.get(key) is None:
+            study.set_user_attr(key, value)
     grid = shared.grid_size(study)
     trials = min(trials, grid) if grid else trials
     enqueue = None if grid else cand.defaults()
@@ -312,6 +301,8 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     )
     ctx.tracker.log_text(parent, bench_yaml(bench), "spec/benchmark.yaml")
     ctx.tracker.log_metrics(parent, baseline_metrics(ctx.data))
+    ctx.tracker.tag_batch(parent, tags)  # the environment of its latest worker
+    ctx.tracker.set_experiment_tags({track.current_key(cand.name): str(version)})
     if stale:
         ctx.reporter.message(f"{cand.name}: trial(s) {list(stale)} were interrupted; marked failed")
     live = Live(cand, study, seeds, parent, tags, trials, stale)
@@ -322,11 +313,39 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     return live
 
 
+def _version(ctx: Context, cand: CandidateSpec, storage: str) -> tuple[str, int]:
+    """The candidate's study for this spec and data: a new version when either changed."""
+    base = f"{ctx.bench.name}/{cand.name}"
+    keys = {
+        "spec_hash": (ctx.hash, legacy_spec_hash(ctx.bench)),
+        "data_fingerprint": (ctx.data.fingerprint,),
+    }
+    name, version, new = shared.study_version(storage, base, keys)
+    if new and version > 1:
+        ctx.reporter.message(
+            f"{cand.name}: the spec or the data changed since the earlier results; starting "
+            f"study version {version} ({name!r}); earlier versions stay as they were"
+        )
+    return name, version
+
+
+def _retry_failed(live: Live) -> int | None:
+    """With --rerun-failed: queue the failed trials again; the budget that runs exactly them."""
+    retried = shared.enqueue_failed(live.study)
+    now = tally(live.study)
+    return now.counted + now.waiting + now.running if retried or now.waiting else None
+
+
 def _search(ctx: Context, live: Live, wait: bool) -> None:
     spec = ctx.bench.search
     left = (
         None if spec.timeout is None else max(0.0, spec.timeout - (time.monotonic() - live.started))
     )
+    if ctx.rerun_failed:
+        budget = _retry_failed(live) if not live.outcomes else None
+        if budget is None:
+            return
+        live.trials = budget
     ctx.reporter.candidate(live.cand.name, min(tally(live.study).counted, live.trials), live.trials)
     try:
         live.outcomes += run_search(
@@ -339,6 +358,7 @@ def _search(ctx: Context, live: Live, wait: bool) -> None:
             on_trial=lambda o: ctx.reporter.trial_end(o.state, o.value),
             wait=wait,
             before_trial=ctx.recycle,
+            queued_only=ctx.rerun_failed,
         )
     except RuntimeError as e:
         live.error = str(e)
@@ -467,14 +487,18 @@ def run(
     tracking_uri: str | None = None,
     reporter: Reporter | None = None,
     recycle: Callable[[], None] | None = None,
+    source: str | Path | None = None,
+    rerun_failed: bool = False,
 ) -> list[CandidateSummary]:
     """Run (or resume, or join) every selected candidate's search and its seed runs.
 
     First each candidate's search goes as far as this worker can take it; then, in turn,
     it waits for other workers' last trials (taking over any that fail), runs queued seed
-    runs, and records the candidate. Results land in MLflow and Optuna. `recycle()` runs
-    before each training and may raise `suite.workers.Recycle`: this worker then stops
-    where it is (nothing finished is lost) for a fresh process to carry on.
+    runs, and records the candidate. Results land in MLflow and Optuna. `source` (the spec
+    file) gives the git commit tagged on every run; `rerun_failed` retries only the failed
+    trials and seed runs. `recycle()` runs before each training and may raise
+    `suite.workers.Recycle`: this worker then stops where it is (nothing finished is lost)
+    for a fresh process to carry on.
     """
     reporter = reporter or Reporter()
     chosen = _select(bench, only)
@@ -500,6 +524,8 @@ def run(
         track.FINGERPRINT: data.fingerprint,
         track.DATASET: data.name,
         **environment(),
+        **env.git_state(source),
+        env.DETERMINISTIC: str(env.deterministic()).lower(),
     }
     ctx = Context(
         bench,
@@ -511,6 +537,7 @@ def run(
         bench.seed_list[0] if bench.seed_list else 0,
         tags,
         recycle,
+        rerun_failed,
     )
     # Libraries and the dataset live as long as the process: frozen, they are not rescanned
     # by the full collection Keras runs between trials (0.5 s a trial otherwise).

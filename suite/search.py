@@ -463,6 +463,7 @@ def run_search(
     on_trial: Callable[[Outcome], None] | None = None,
     wait: bool = True,
     before_trial: Callable[[], None] | None = None,
+    queued_only: bool = False,
 ) -> list[Outcome]:
     """Ask/tell until the budget is spent: `trials` completed or pruned (failed ones do not
     count), `timeout` seconds of this worker, or `epochs_budget` epochs of all trials.
@@ -486,6 +487,8 @@ def run_search(
         if timeout is not None and time.monotonic() - start >= timeout:
             break
         if epochs_budget is not None and now.epochs >= epochs_budget:
+            break
+        if queued_only and now.waiting == 0:
             break
         if now.counted + now.running >= trials:
             if not wait:

@@ -31,6 +31,7 @@ ERROR, SPEC_HASH, FINGERPRINT, DATASET = (
     "suite.dataset",
 )
 METRIC, DIRECTION, STUDY = "suite.metric", "suite.direction", "suite.study"
+VERSION, REPRODUCES = "suite.study_version", "suite.reproduces"
 
 
 def default_tracking_uri() -> str:
@@ -109,11 +110,14 @@ class Tracker:
 
     def candidate_run(self, candidate: str, tags: Mapping[str, str]) -> str:
         """The candidate's parent run: reopened when it exists (resume), else created."""
-        found = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{KIND}` = 'candidate' and tags.`{CANDIDATE}` = '{candidate}'",
-            max_results=1,
-        )
+        query = f"tags.`{KIND}` = 'candidate' and tags.`{CANDIDATE}` = '{candidate}'"
+        if tags.get(VERSION, "1") != "1":  # a later study version has a parent run of its own
+            query += f" and tags.`{VERSION}` = '{tags[VERSION]}'"
+        found = [
+            r
+            for r in self.client.search_runs([self.experiment_id], filter_string=query)
+            if r.data.tags.get(VERSION, "1") == tags.get(VERSION, "1")
+        ]
         if found:
             run_id = found[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
@@ -192,6 +196,12 @@ class Tracker:
         for k, v in tags.items():
             self.client.set_tag(run_id, k, v)
 
+    def tag_batch(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set many tags in one call."""
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+
     def log_text(self, run_id: str, text: str, path: str) -> None:
         self.client.log_text(run_id, text, path)
 
@@ -204,6 +214,43 @@ class Tracker:
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+
+
+def current_key(candidate: str) -> str:
+    """The experiment tag naming the study version a candidate's latest run used."""
+    return _key(f"{VERSION}.{candidate}")
+
+
+def _current(candidate: Any, versions: dict[str, int], exp_tags: Mapping[str, str]) -> int:
+    given = exp_tags.get(current_key(str(candidate)), "")
+    return int(given) if given.isdigit() else versions.get(candidate, 1)
+
+
+def latest_versions(runs: Any, exp_tags: Mapping[str, str] | None = None) -> Any:
+    """The rows of an `mlflow.search_runs` frame that belong to each candidate's current study
+    version (the one its latest run used, else the highest; untagged runs are version 1):
+    other versions are never mixed in."""
+    tag, cand = f"tags.{VERSION}", f"tags.{CANDIDATE}"
+    if runs.empty or tag not in runs or cand not in runs:
+        return runs
+    version = runs[tag].fillna("1").astype(int)
+    highest = version.groupby(runs[cand]).max().to_dict()
+    current = runs[cand].map(lambda c: _current(c, highest, exp_tags or {}))
+    return runs[(version == current) | runs[cand].isna()]
+
+
+def latest_run_list(runs: list[Any], exp_tags: Mapping[str, str] | None = None) -> list[Any]:
+    """The MLflow runs (entities) of each candidate's current study version."""
+    highest: dict[str, int] = {}
+    for r in runs:
+        cand, v = r.data.tags.get(CANDIDATE, ""), int(r.data.tags.get(VERSION, "1"))
+        highest[cand] = max(highest.get(cand, v), v)
+    return [
+        r
+        for r in runs
+        if int(r.data.tags.get(VERSION, "1"))
+        == _current(r.data.tags.get(CANDIDATE, ""), highest, exp_tags or {})
+    ]
 
 
 def epoch_logger(tracker: Tracker, run_id: str) -> Any:
