@@ -105,8 +105,19 @@ class Tracker:
         return None
 
     def set_experiment_tags(self, tags: Mapping[str, str]) -> None:
+        """Set the tags that differ; a worker racing another to set the same tag is not an error."""
+        from mlflow.exceptions import MlflowException
+
+        have = self.client.get_experiment(self.experiment_id).tags
         for k, v in tags.items():
-            self.client.set_experiment_tag(self.experiment_id, k, v)
+            if have.get(k) == v:
+                continue
+            try:
+                self.client.set_experiment_tag(self.experiment_id, k, v)
+            except MlflowException:
+                # two workers inserting one tag at once: the store keeps one; check it is ours
+                if self.client.get_experiment(self.experiment_id).tags.get(k) != v:
+                    raise
 
     def candidate_run(self, candidate: str, tags: Mapping[str, str]) -> str:
         """The candidate's parent run: reopened when it exists (resume), else created."""
