@@ -68,6 +68,7 @@ class Context:
     hash: str
     seed: int
     tags: dict[str, str] = field(default_factory=dict)
+    legacy_hash: str = ""  # the hash the spec had when `seeds` defaulted to 0
 
 
 def environment() -> dict[str, str]:
@@ -150,8 +151,11 @@ def _summary_metrics(result: Any, metric: str) -> dict[str, float]:
     return out
 
 
-def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
-    """Median milliseconds to predict one batch of `x` (after one warm-up call)."""
+LATENCY_BATCH = 32  # the fixed batch on which seed runs measure inference latency
+
+
+def latencies(model: Any, x: Any, batch_size: int, repeats: int = 5) -> list[float]:
+    """Milliseconds to predict one batch of `x`, `repeats` times (after one warm-up call)."""
     batch = x[:batch_size]
     model.predict_on_batch(batch)
     times = []
@@ -159,7 +163,28 @@ def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
         t = time.perf_counter()
         model.predict_on_batch(batch)
         times.append((time.perf_counter() - t) * 1000)
-    return sorted(times)[len(times) // 2]
+    return times
+
+
+def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
+    """Median milliseconds to predict one batch of `x` (after one warm-up call)."""
+    times = sorted(latencies(model, x, batch_size, repeats))
+    return times[len(times) // 2]
+
+
+def latency_metrics(model: Any, x: Any, repeats: int = 10) -> dict[str, float]:
+    """Inference latency on the first LATENCY_BATCH examples: p50, p95 and samples/s."""
+    import numpy as np
+
+    times = latencies(model, x, LATENCY_BATCH, repeats)
+    n = min(LATENCY_BATCH, len(x))
+    p50, p95 = (float(v) for v in np.percentile(times, [50, 95]))
+    return {
+        "latency_p50_ms": p50,
+        "latency_p95_ms": p95,
+        "latency_batch": float(n),
+        "inference_samples_per_s": n / (p50 / 1000) if p50 > 0 else float("nan"),
+    }
 
 
 def _goal_values(ctx: Context, model: Any, result: Any, batch_size: int) -> list[float]:
@@ -194,6 +219,7 @@ def _objective(ctx: Context, live: Live) -> Any:
                 **live.tags,
                 track.KIND: "trial",
                 track.TRIAL: str(trial.number),
+                track.SEED: str(ctx.seed),
                 "suite.params": json.dumps(params),
                 "suite.worker": _worker_label(),
             },
@@ -259,6 +285,9 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     """Open (or join) the candidate's study, parent run and seed queue; clean up the dead."""
     bench = ctx.bench
     tags = {**ctx.tags, track.FAMILY: cand.model.family, track.CANDIDATE: cand.name}
+    tokenizer = track.tokenizer_label(getattr(cand, "tokenizer", None))
+    if tokenizer:
+        tags[track.TOKENIZER] = tokenizer
     study_name = f"{bench.name}/{cand.name}"
     try:
         study = open_study(
@@ -281,7 +310,7 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     known = study.user_attrs.get("spec_hash")
     if known is None:
         study.set_user_attr("spec_hash", ctx.hash)
-    elif known != ctx.hash:
+    elif known not in (ctx.hash, ctx.legacy_hash):
         raise RunError(
             f"the study {study_name!r} was made by a different spec "
             f"(hash {known}, now {ctx.hash}); rename the benchmark, "
@@ -365,7 +394,7 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
     cand = live.cand
     run_id = ctx.tracker.child_run(
         live.parent,
-        f"{cand.name}/seed-{seed}" + (f"-rank-{rank}" if rank > 1 else ""),
+        f"{cand.name}/trial-{source.number}/seed-{seed}",
         {
             **live.tags,
             track.KIND: "seed",
@@ -385,7 +414,11 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
         metrics = _summary_metrics(result, metric)
         test = evaluate(model, ctx.data.test.x, ctx.data.test.y, concrete.train.batch_size)
         metrics.update({f"test_{k}": v for k, v in test.items()})
+        metrics.update(latency_metrics(model, ctx.data.test.x))
         ctx.tracker.log_metrics(run_id, metrics)
+        if ctx.data.target == "class" and ctx.data.test.y.ndim == 1:
+            pred = model.predict(ctx.data.test.x, batch_size=concrete.train.batch_size, verbose=0)
+            ctx.tracker.log_confusion(run_id, ctx.data.test.y, pred.argmax(-1), ctx.data.classes)
         ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
         ctx.tracker.end(run_id)
         return float(metrics.get("test_" + metric.removeprefix("val_"), metrics["objective"]))
@@ -411,6 +444,14 @@ def _finish(ctx: Context, live: Live, status: str) -> CandidateSummary:
     if not busy:
         ctx.tracker.end(live.parent, "FAILED" if live.error and status == "FINISHED" else status)
     return CandidateSummary(live.cand.name, tuple(live.outcomes), live.stale, live.error)
+
+
+def legacy_hash(bench: Benchmark, current: str) -> str:
+    """The spec's hash under the old default of 0 seeds, so that studies made before the
+    default became 10 resume (seed runs only follow the search: no trial changes)."""
+    if "seeds" in bench.model_fields_set:
+        return current
+    return spec_hash(bench.model_copy(update={"seeds": 0}))
 
 
 def bench_yaml(bench: Benchmark) -> str:
@@ -482,6 +523,8 @@ def run(
             track.DIRECTION: bench.search.resolved_direction,
             "suite.objectives": json.dumps(bench.search.goals),
             "suite.task": bench.task,
+            "suite.data": json.dumps(bench.data.model_dump(mode="json"))[:5000],
+            "suite.target": json.dumps(bench.search.target),
         }
     )
     tags = {
@@ -499,6 +542,7 @@ def run(
         h,
         bench.seed_list[0] if bench.seed_list else 0,
         tags,
+        legacy_hash(bench, h),
     )
     # Libraries and the dataset live as long as the process: frozen, they are not rescanned
     # by the full collection Keras runs between trials (0.5 s a trial otherwise).

@@ -165,7 +165,7 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
 def spec_hash(bench: Any) -> str:
     """Hash of everything that changes results (the budget excluded), 16 hex digits."""
     doc = bench.model_dump(mode="json", by_alias=True)
-    for key in ("trials", "timeout", "epochs_budget"):
+    for key in ("trials", "timeout", "epochs_budget", "target"):
         doc["search"].pop(key, None)
     doc.pop("description", None)
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
