@@ -28,6 +28,7 @@ from suite.readback import (
     check_mixed,
     read,
     seed_scores,
+    sensitivity,
     to_target,
     tuning_curves,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "render_pareto",
     "robust",
     "seed_scores",
+    "sensitivity",
     "to_csv",
     "to_json",
     "to_latex",

@@ -234,3 +234,70 @@ def check_mixed(all_runs: list[Runs], allow: bool = False) -> list[str]:
             "anyway, with a warning)"
         )
     return problems
+
+
+def sensitivity(runs: Runs, storage: str | None = None) -> Any:
+    """Each completed trial's searched values against its value: candidate, trial, param,
+    value, objective (long form). `.attrs["importance"]` maps each candidate to Optuna's
+    parameter importances (fANOVA, read from the Optuna storage) where they can be computed,
+    and `.attrs["most_important"]` to its most important parameter."""
+    import pandas as pd
+
+    trials = runs.kind("trial")
+    done = trials[runs.col(f"tags.{track.STATE}")[trials.index] == "COMPLETE"]
+    rows = []
+    for _, r in done.iterrows():
+        params = json.loads(r.get("tags.suite.params") or "{}")
+        for name, value in params.items():
+            rows.append(
+                {
+                    "candidate": r[f"tags.{track.CANDIDATE}"],
+                    "trial": int(r[f"tags.{track.TRIAL}"]),
+                    "param": name,
+                    "value": value,
+                    "objective": _f(r.get("metrics.objective")),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["candidate", "trial", "param", "value", "objective"])
+    importance = _importances(runs, storage)
+    frame.attrs.update(
+        benchmark=runs.benchmark,
+        metric=runs.metric,
+        importance=importance,
+        most_important={c: next(iter(v)) for c, v in importance.items() if v},
+    )
+    return frame
+
+
+def _f(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _importances(runs: Runs, storage: str | None) -> dict[str, dict[str, float]]:
+    """Optuna's parameter importances per candidate; candidates it cannot rate are left out."""
+    import optuna
+
+    from suite.search import make_storage, resolve_storage
+
+    try:
+        store = make_storage(resolve_storage(runs.benchmark, storage))
+    except Exception:  # no study storage reachable: no importances
+        return {}
+    out = {}
+    for name in runs.candidates():
+        try:
+            study = optuna.load_study(study_name=f"{runs.benchmark}/{name}", storage=store)
+            out[name] = {
+                k: float(v)
+                for k, v in optuna.importance.get_param_importances(
+                    study,
+                    evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
+                    target=lambda t: t.values[0],
+                ).items()
+            }
+        except (KeyError, ValueError, RuntimeError):  # unknown study, too few trials
+            continue
+    return out

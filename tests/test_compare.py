@@ -118,7 +118,7 @@ def test_leaderboard_has_intervals_efficiency_and_says_too_few_seeds(store: Path
 
 
 def test_tuning_curves_and_seed_scores(store: Path) -> None:
-    from suite.compare import read, seed_scores, tuning_curves
+    from suite.compare import read, seed_scores, sensitivity, tuning_curves
 
     runs = read("cmp")
     curves = tuning_curves(runs)
@@ -128,6 +128,9 @@ def test_tuning_curves_and_seed_scores(store: Path) -> None:
         assert g["best_so_far"].is_monotonic_increasing
         assert g["best_so_far"].iloc[-1] == g["value"].max()
         assert list(g["epochs_cum"]) == [1, 2]
+    sens = sensitivity(runs)
+    assert len(sens) == 4 and set(sens["param"]) == {"train.optimizer.adam.learning_rate"}
+    assert sens.attrs["most_important"] == dict.fromkeys(["cnn", "mlp"], sens["param"][0])
     scores = seed_scores(runs)
     assert sorted(scores["seed"].unique()) == [0, 1, 2]
     assert sorted(scores["value"][scores["candidate"] == "mlp"]) == sorted(_seed_values("mlp"))
@@ -211,3 +214,19 @@ def test_comparison_over_datasets(store: Path) -> None:
     doc: dict[str, Any] = result.to_dict()
     assert json.loads(json.dumps(doc))["benchmarks"] == ["cmp", "cmp-inverted"]
     assert result.cd_svg().startswith("<svg")
+
+
+def test_the_new_seed_default_and_target_keep_old_studies_resumable(tmp_path: Path) -> None:
+    from suite.runner import legacy_hash
+    from suite.spec.load import load, spec_hash
+
+    base = "name: h\ndata: {name: digits}\n" + CANDIDATES
+    (tmp_path / "new.yaml").write_text(base + "search: {target: 0.9}\n")
+    (tmp_path / "old.yaml").write_text(base + "seeds: 0\n")
+    (tmp_path / "set.yaml").write_text(base + "seeds: 3\n")
+    new, old, stated = (load(tmp_path / f"{n}.yaml") for n in ("new", "old", "set"))
+    assert new.seed_list == list(range(10))
+    assert spec_hash(new) != spec_hash(old)  # seeds are part of the spec
+    assert legacy_hash(new, spec_hash(new)) == spec_hash(old)  # made when 0 was the default
+    assert legacy_hash(stated, spec_hash(stated)) == spec_hash(stated)
+    assert spec_hash(new) == spec_hash(load(tmp_path / "new.yaml", ["search.target=null"]))
