@@ -502,6 +502,9 @@ def ui(port: int, host: str, workers: int, tracking_uri: str | None) -> None:
 
     uri = tracking_uri or track.default_tracking_uri()
     click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
+    click.echo(
+        f"  runs of the benchmarks: http://{host}:{port}/#/experiments?workflowType=machine_learning"
+    )
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
     cmd += ["--host", host, "--port", str(port), "--workers", str(workers)]
     try:

@@ -32,6 +32,7 @@ ERROR, SPEC_HASH, FINGERPRINT, DATASET = (
 )
 METRIC, DIRECTION, STUDY = "suite.metric", "suite.direction", "suite.study"
 TOKENIZER, BEST_TRIAL = "suite.tokenizer", "suite.best_trial"
+EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow UI: model training, not GenAI traces
 CONFUSION = "confusion/test.json"  # seed runs of classification: the test confusion matrix
 
 
