@@ -25,6 +25,13 @@ def _cell(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _num(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not math.isnan(v)
 
@@ -267,12 +274,13 @@ def render(frame: Any, console: Any) -> None:
 def _pareto_rows(front: Any) -> tuple[list[str], list[list[str]]]:
     names = [m for m, _ in front.attrs.get("objectives", [])]
     header = ["candidate", "trial", *(f"{m} ({d[:3]})" for m, d in front.attrs["objectives"])]
+    k = len(names)  # by position: an objective may be named `params` like the column after
     rows = [
         [
-            str(r["candidate"]),
-            str(r["trial"]),
-            *(_cell(float(r[m])) for m in names),
-            _cell(r["params"]),
+            str(r.iloc[0]),
+            str(r.iloc[1]),
+            *(_cell(_num(v)) for v in r.iloc[2 : 2 + k]),
+            _cell(r.iloc[2 + k]),
         ]
         for _, r in front.iterrows()
     ]
