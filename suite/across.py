@@ -188,7 +188,9 @@ def to_text(result: Across, fmt: str) -> str:
     """The comparison over datasets as markdown, csv (the summary), json or latex."""
     summary = result.summary()
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2, default=str) + "\n"
+        from suite.tables import clean
+
+        return json.dumps(clean(result.to_dict()), indent=2, default=str, allow_nan=False) + "\n"
     if fmt == "csv":
         return summary.to_csv(index=False)
     if fmt == "latex":

@@ -185,9 +185,23 @@ def to_markdown(frame: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def clean(value: Any) -> Any:
+    """`value` with NaN and infinities as None, so that it is strict JSON."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, numbers.Real) and not isinstance(value, bool | int):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    return value
+
+
 def to_json(frame: Any) -> str:
+    """The leaderboard and its attributes as strict JSON (NaN and infinity as null)."""
     records = json.loads(frame.to_json(orient="records"))
-    return json.dumps({**frame.attrs, "rows": records}, indent=2, default=str) + "\n"
+    doc = clean({**frame.attrs, "rows": records})
+    return json.dumps(doc, indent=2, default=str, allow_nan=False) + "\n"
 
 
 def to_csv(frame: Any) -> str:

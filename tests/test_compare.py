@@ -148,7 +148,7 @@ def test_every_output_format_parses(store: Path, tmp_path: Path) -> None:
         result = CliRunner().invoke(main, ["compare", "cmp", "--format", fmt, "-o", str(file)])
         assert result.exit_code == 0, result.output
         out[fmt] = file.read_text()
-    doc = json.loads(out["json"])
+    doc = json.loads(out["json"], parse_constant=_not_json)  # strict: no NaN or Infinity
     assert doc["benchmark"] == "cmp" and len(doc["rows"]) == 2
     assert doc["pairwise"][0]["verdict"].startswith("too few seeds")
     board = pd.read_csv(io.StringIO(out["csv"]))
@@ -157,6 +157,10 @@ def test_every_output_format_parses(store: Path, tmp_path: Path) -> None:
     assert "| mlp |" in out["markdown"] and "too few seeds" in out["markdown"]
     table = CliRunner().invoke(main, ["compare", "cmp"])
     assert table.exit_code == 0 and "head-to-head" in table.output
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _second(store: Path, name: str, data: str, seeds: int = 0) -> None:
@@ -230,3 +234,20 @@ def test_the_new_seed_default_and_target_keep_old_studies_resumable(tmp_path: Pa
     assert legacy_hash(new, spec_hash(new)) == spec_hash(old)  # made when 0 was the default
     assert legacy_hash(stated, spec_hash(stated)) == spec_hash(stated)
     assert spec_hash(new) == spec_hash(load(tmp_path / "new.yaml", ["search.target=null"]))
+
+
+def test_published_references_ship_with_citations_and_are_shown(store: Path) -> None:
+    from suite.compare import leaderboard, references, to_markdown
+
+    gun = references("ucr/GunPoint", "test_accuracy").set_index("model")
+    assert gun.loc["FCN", "value"] == 1.0 and gun.loc["ResNet", "value"] == pytest.approx(0.9907)
+    assert "Fawaz et al. 2019" in gun.loc["ResNet", "citation"]
+    mnist1d = references("mnist1d").set_index("model")["value"].to_dict()
+    assert mnist1d == {"logistic regression": 0.32, "MLP": 0.68, "GRU": 0.91, "CNN": 0.94}
+    assert references("sst2").set_index("model").loc["CNN-rand", "value"] == 0.827
+    assert references().notna()[["dataset", "metric", "model", "value", "citation"]].all().all()
+    frame = leaderboard("cmp")
+    assert frame.attrs["references"] == []  # none published for this digits subset
+    frame.attrs["references"] = references("mnist1d").to_dict("records")
+    text = to_markdown(frame)
+    assert "**Published results**" in text and "Greydanus 2020" in text and "0.940" in text
