@@ -242,7 +242,7 @@ def run(
         code = launch(workers, args + (["--quiet"] if quiet else []))
         if code:
             click.echo(f"a worker ended with exit code {code}", err=True)
-        render(leaderboard(bench.name, tracking_uri), console)
+        render(leaderboard(bench.name, tracking_uri, allow_mixed=True), console)
         sys.exit(1 if code else 0)
     from suite.progress import Reporter, RichReporter
     from suite.runner import run as run_benchmark
@@ -259,7 +259,7 @@ def run(
     for s in summaries:
         if s.error:
             click.echo(f"candidate {s.name!r} stopped: {s.error}", err=True)
-    render(leaderboard(bench.name, tracking_uri), console)
+    render(leaderboard(bench.name, tracking_uri, allow_mixed=True), console)
 
 
 @main.command()
