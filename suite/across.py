@@ -116,7 +116,13 @@ def across(
             if name in row:
                 warnings.append(f"{name} appears twice on {runs.dataset}; the first is kept")
                 continue
-            v = r["test_mean"] if pd.notna(r["test_mean"]) else r["best_val"]
+            v = r["test_mean"]
+            if pd.isna(v) and pd.notna(r["best_val"]):
+                v = r["best_val"]
+                warnings.append(
+                    f"{name} has no seed runs on {runs.dataset}: its best validation value "
+                    "stands in for the test mean"
+                )
             row[name] = float(v) if pd.notna(v) else math.nan
             trow[name] = _float(r["time_to_target_s"])
     table = pd.DataFrame.from_dict(values, orient="index").sort_index()

@@ -173,19 +173,43 @@ def _second(store: Path, name: str, data: str, seeds: int = 0) -> None:
     run(load(spec))
 
 
-def test_other_data_under_the_same_dataset_name_is_refused(store: Path) -> None:
+@pytest.fixture(scope="module")
+def other(store: Path) -> str:
+    """A second benchmark on other digits (fewer examples) under the same dataset name."""
+    _second(store, "cmp-other", "{name: digits, max_examples: 200}")
+    return "cmp-other"
+
+
+def test_other_data_under_the_same_dataset_name_is_refused(other: str) -> None:
     from click.testing import CliRunner
 
     from suite.cli import main
     from suite.compare import MixedResults, across
 
-    _second(store, "cmp-other", "{name: digits, max_examples: 200}")
     with pytest.raises(MixedResults, match="dataset 'digits' has 2 different data fingerprints"):
         across(["cmp", "cmp-other"])
     allowed = across(["cmp", "cmp-other"], allow_mixed=True)
     assert any("fingerprints" in w for w in allowed.warnings)
     refused = CliRunner().invoke(main, ["compare", "cmp", "cmp-other"])
     assert refused.exit_code == 2 and "--allow-mixed" in refused.output
+
+
+def test_results_of_another_suite_version_are_refused(other: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from suite.compare import MixedResults, leaderboard
+    from suite.track import default_tracking_uri
+
+    client = MlflowClient(default_tracking_uri())
+    exp = client.get_experiment_by_name("cmp-other")
+    (one, *_) = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'trial'")
+    client.set_tag(one.info.run_id, "suite.version", "0.0.9")  # a trial of an older suite
+    with pytest.raises(MixedResults, match="different suite versions"):
+        leaderboard("cmp-other")
+    assert any(
+        "0.0 in cmp-other" in w
+        for w in leaderboard("cmp-other", allow_mixed=True).attrs["warnings"]
+    )
 
 
 def test_comparison_over_datasets(store: Path) -> None:
@@ -200,6 +224,7 @@ def test_comparison_over_datasets(store: Path) -> None:
     _second(store, "cmp-inverted", f"{{name: npz, path: {store / 'inverted.npz'}}}", seeds=0)
     result = across(["cmp", "cmp-inverted"], baseline="mlp")
     assert list(result.table.index) == ["digits", "npz/inverted"]
+    assert sum("no seed runs on npz/inverted" in w for w in result.warnings) == 2
     assert sorted(result.table.columns) == ["cnn", "mlp"]
     assert result.ranks.sum() == pytest.approx(3.0)  # ranks 1 and 2 on every dataset
     up = result.table.rank(axis=1, ascending=False).mean()
