@@ -287,10 +287,10 @@ def pairwise(
         r = stats.paired(both[a].to_numpy(), both[b].to_numpy())
         rows.append(
             {"a": a, "b": b, "n": r.n, "mean_diff": r.mean_diff, "t_p": r.t_p}
-            | {"wilcoxon_p": r.wilcoxon_p, "min_p": r.min_p}
+            | {"wilcoxon_p": r.wilcoxon_p, "min_p": r.min_p, "wilcoxon_method": r.method}
         )
     cols = ["a", "b", "n", "mean_diff", "t_p", "wilcoxon_p", "t_p_holm", "wilcoxon_p_holm"]
-    cols += ["min_p", "winner", "verdict"]
+    cols += ["min_p", "wilcoxon_method", "winner", "verdict"]
     frame = pd.DataFrame(rows, columns=cols)
     frame.attrs.update(benchmark=runs.benchmark, metric=scores.attrs["metric"], test=test)
     frame.attrs.update(alpha=alpha, comparisons=len(rows))

@@ -65,6 +65,20 @@ def test_paired_tests_match_scipy_and_exact_wilcoxon_by_hand() -> None:
     assert d.wilcoxon_p == pytest.approx(2 * 5 / 64)
 
 
+def test_wilcoxon_with_tied_differences_enumerates_every_sign_flip() -> None:
+    import itertools
+
+    # test accuracies on 40 examples move in steps of 0.025: differences tie
+    d = np.array([0.025, 0.025, -0.05, 0.025, 0.05, 0.075])
+    r = stats.paired(d, np.zeros(6))
+    ranks = sps.rankdata(np.abs(d))  # mid-ranks 2, 2, 4.5, 2, 4.5, 6
+    observed, centre = ranks[d > 0].sum(), ranks.sum() / 2
+    flips = [np.dot(ranks, s) for s in itertools.product([0, 1], repeat=6)]
+    extreme = sum(abs(w - centre) >= abs(observed - centre) - 1e-9 for w in flips)
+    assert r.wilcoxon_p == pytest.approx(extreme / 64)  # 18 / 64
+    assert r.method.startswith("exact") and r.min_p == pytest.approx(1 / 32)
+
+
 def test_exact_wilcoxon_needs_six_seeds_for_p_below_005() -> None:
     assert stats.min_wilcoxon_p(5) == pytest.approx(0.0625)
     assert stats.min_wilcoxon_p(6) == pytest.approx(0.03125)
