@@ -59,6 +59,7 @@ DEFAULT = (
     "pareto",
     "learning_curves",
     "tuning_curves",
+    "sensitivity",
     "tokenizers",
     "optuna",
     "critical_difference",

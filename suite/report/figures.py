@@ -211,6 +211,33 @@ def tuning_curves(frame: Any, metric: str) -> Any:
     return fig
 
 
+def sensitivity(rows: Any, param: str, candidate: str, metric: str) -> Any:
+    """A candidate's trials: validation score against one hyperparameter's value."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(
+        go.Scatter(
+            x=rows["value"],
+            y=rows["objective"],
+            mode="markers",
+            text=[f"trial {t}" for t in rows["trial"]],
+            marker={"size": 10},
+            name=candidate,
+        )
+    )
+    values = [v for v in rows["value"] if isinstance(v, int | float) and not isinstance(v, bool)]
+    log = len(values) == len(rows) and min(values) > 0 and max(values) / min(values) >= 10
+    short = param.rsplit(".", 1)[-1].replace("_", " ")
+    unit = ", log scale" if log else ""
+    fig = _layout(
+        fig, f"{candidate}: sensitivity to {short}", f"{param} (value{unit})", label(metric)
+    )
+    if log:
+        fig.update_xaxes(type="log")
+    fig.update_layout(showlegend=False)
+    return fig
+
+
 def confusion(doc: dict[str, Any], candidate: str, runs: int) -> Any:
     """Test confusion matrix summed over seed runs; colour = share of the true class."""
     import plotly.graph_objects as go

@@ -71,7 +71,7 @@ def _key(*parts: str) -> str:
 
 
 @SECTIONS.register("leaderboard")
-def leaderboard(title: str = "Leaderboard", pairwise: bool = True) -> Build:
+def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool = True) -> Build:
     """Test score over seeds with its 95 % interval, best validation score, costs, verdicts."""
 
     def build(benches: list[Bench]) -> list[Part]:
@@ -103,6 +103,8 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True) -> Build:
             tables = [Table(header, rows, "ranked by the best trial's validation score")]
             if pairwise:
                 tables += _pairwise(b)
+            if robust:
+                tables += _robust(b)
             fig = figs.leaderboard(board, b.test_metric, b.metric)
             parts.append(
                 Part(
@@ -138,6 +140,65 @@ def _pairwise(b: Bench) -> list[Table]:
         for r in frame.to_dict("records")
     ]
     return [Table(header, rows, "paired over seeds; p-values corrected with Holm")]
+
+
+def _robust(b: Bench) -> list[Table]:
+    from suite.compare import robust
+
+    iqm, poi = robust(b.read)
+    if len(iqm) == 0:
+        return []
+    rows = [
+        [
+            str(r["candidate"]),
+            f"{_num(r['iqm'])} [{_num(r['low'])}, {_num(r['high'])}]",
+            _count(r["n"]),
+        ]
+        for r in iqm.to_dict("records")
+    ]
+    out = [
+        Table(
+            ["candidate", f"IQM of {b.test_metric} [95 % CI]", "runs"],
+            rows,
+            "interquartile mean over seed runs, stratified bootstrap interval (rliable)",
+        )
+    ]
+    if len(poi):
+        rows = [
+            [
+                str(r["a"]),
+                str(r["b"]),
+                f"{_num(r['poi'], 3)} [{_num(r['low'], 3)}, {_num(r['high'], 3)}]",
+            ]
+            for r in poi.to_dict("records")
+        ]
+        caption = "probability that a run of a beats a run of b, with its bootstrap interval"
+        out.append(Table(["a", "b", "P(a > b) [95 % CI]"], rows, caption))
+    return out
+
+
+@SECTIONS.register("sensitivity")
+def sensitivity(title: str = "Sensitivity") -> Build:
+    """Each candidate's validation score against its most important hyperparameter."""
+
+    def build(benches: list[Bench]) -> list[Part]:
+        from suite.readback import sensitivity as read
+
+        parts = []
+        for b in benches:
+            frame = read(b.read, b.storage)
+            shown = []
+            for cand, param in frame.attrs.get("most_important", {}).items():
+                rows = frame[(frame["candidate"] == cand) & (frame["param"] == param)]
+                if len(rows) >= 2:
+                    fig = figs.sensitivity(rows, param, cand, b.metric)
+                    shown.append(Figure(_key(b.name, cand, "sensitivity"), fig, b.name, cand))
+            if shown:
+                note = "completed trials; the hyperparameter is the one fANOVA rates most important"
+                parts.append(Part(_title(title, b, benches), note, shown))
+        return parts
+
+    return build
 
 
 @SECTIONS.register("pareto")
