@@ -208,7 +208,7 @@ def check_mixed(all_runs: list[Runs], allow: bool = False) -> list[str]:
     prints: dict[str, dict[str, set[str]]] = {}
     versions: dict[str, set[str]] = {}
     for runs in all_runs:
-        work = runs.frame[runs.col(f"tags.{track.KIND}").isin(["trial", "seed"])]
+        work = runs.frame[runs.col(f"tags.{track.KIND}").isin(["candidate", "trial", "seed"])]
         label = runs.dataset
         for fp in work.get(f"tags.{track.FINGERPRINT}", []):
             if isinstance(fp, str):
