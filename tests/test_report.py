@@ -282,3 +282,45 @@ def test_tokenizer_section_follows_the_runs(bench: Path, tmp_path: Path) -> None
     finally:
         for r in seeds:
             client.delete_tag(r.info.run_id, "suite.tokenizer")
+
+
+CD_SPEC = """
+name: cd-{data}
+data: {{name: {data}, {size}}}
+candidates:
+  small: {{model: {{family: mlp, layers: [flatten, {{dense: {{units: 4}}}}]}}}}
+  big: {{model: {{family: mlp, layers: [flatten, {{dense: {{units: 32}}}}]}}}}
+train: {{epochs: 1, batch_size: 64}}
+search: {{trials: 1, pruner: none}}
+seeds: 0
+"""
+
+
+@pytest.mark.slow
+def test_several_benchmarks_get_a_critical_difference_diagram(
+    results: Path, tmp_path: Path
+) -> None:
+    from suite.report import build
+    from suite.runner import run
+    from suite.spec.load import load
+
+    for data, size in [("digits", "max_examples: 200"), ("mnist1d", "num_samples: 400")]:
+        spec = tmp_path / f"{data}.yaml"
+        spec.write_text(CD_SPEC.format(data=data, size=size))
+        run(load(spec))
+    board = tmp_path / "cd.yaml"
+    board.write_text("sections: [critical_difference, leaderboard]\n")
+    report = build(["cd-digits", "cd-mnist1d"], board, log=False)
+    assert report.path.name == "cd-digits+cd-mnist1d.html"
+    assert report.sections == (
+        "Critical-difference diagram",
+        "cd-digits: Leaderboard",
+        "cd-mnist1d: Leaderboard",
+    )
+    html = report.path.read_text(encoding="utf-8")
+    svg = html[html.index('<div class="svg">') :]
+    assert svg.index("<svg") < svg.index("</svg>") and "Friedman chi-square" in html
+    # one benchmark alone has no diagram
+    assert build(["cd-digits"], board, tmp_path / "one.html", log=False).sections == (
+        "Leaderboard",
+    )

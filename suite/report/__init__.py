@@ -22,7 +22,7 @@ class Report:
 
 def default_output(benchmarks: Sequence[str]) -> Path:
     """<results>/reports/<benchmark[+benchmark...]>.html"""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", "+".join(benchmarks))[:120]
+    name = re.sub(r"[^A-Za-z0-9_.+-]+", "_", "+".join(benchmarks))[:120]
     return settings.results_dir() / "reports" / f"{name}.html"
 
 
