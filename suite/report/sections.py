@@ -379,11 +379,14 @@ def critical_difference(
     """Average ranks over benchmarks (datasets), Friedman test and Nemenyi critical difference."""
 
     def build(benches: list[Bench]) -> list[Part]:
-        from suite.compare import across
+        from suite.compare import MixedResults, across
 
         if len(benches) < 2:
             return []
-        result = across([b.name for b in benches], benches[0].uri, baseline=baseline)
+        try:
+            result = across([b.name for b in benches], benches[0].uri, baseline=baseline)
+        except MixedResults as e:
+            return [Part(title, f"no diagram: {e}")]
         stat, p = result.friedman
         ranks = ", ".join(f"{c} {r:.2f}" for c, r in result.ranks.items())
         note = f"Friedman chi-square {stat:.3f}, p = {p:.3g}; average ranks (1 = best): {ranks}"
