@@ -212,9 +212,7 @@ class Tracker:
     def log_text(self, run_id: str, text: str, path: str) -> None:
         self.client.log_text(run_id, text, path)
 
-    def log_confusion(
-        self, run_id: str, y_true: Any, y_pred: Any, classes: Sequence[str]
-    ) -> None:
+    def log_confusion(self, run_id: str, y_true: Any, y_pred: Any, classes: Sequence[str]) -> None:
         """The confusion matrix (rows: true class, columns: predicted) as `CONFUSION`."""
         from sklearn.metrics import confusion_matrix
 
