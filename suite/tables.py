@@ -250,14 +250,21 @@ def render(frame: Any, console: Any) -> None:
     for w in frame.attrs.get("warnings", []):
         console.print(f"WARNING: {escape(w)}", style="bold red", highlight=False)
     header, rows = display_rows(frame, wide=False)
-    drop = header.index("family")
-    header, rows = header[:drop] + header[drop + 1 :], [r[:drop] + r[drop + 1 :] for r in rows]
+    budget = {"c/p/f", "epochs used", "wall s", "epochs"}  # a second table keeps both narrow
     title = (
         f"{frame.attrs.get('benchmark', '')} ({frame.attrs.get('dataset', '')}): ranked by best "
         f"{frame.attrs.get('metric')} ({frame.attrs.get('direction')})"
     )
-    wide = {1, 3}  # the candidate and the test interval stay on one line
-    console.print(_rich_table(title, header, rows, keep=wide))
+    main = [i for i, h in enumerate(header) if h not in budget | {"family"}]
+    verdict = main.pop(main.index(header.index("verdict")))
+    main.insert(4, verdict)  # beside the test interval it qualifies
+    pick = [header[i] for i in main], [[r[i] for i in main] for r in rows]
+    console.print(_rich_table(title, *pick, keep={1, 3}))
+    spent = [1, *(header.index(h) for h in ("c/p/f", "epochs used", "wall s", "epochs"))]
+    head = [header[i] for i in spent[:-1]] + ["epochs of the best trial"]
+    console.print(
+        _rich_table("budget consumed", head, [[r[i] for i in spent] for r in rows], keep={0, 1})
+    )
     for _, r in frame.iterrows():
         if isinstance(r["best_params"], dict) and r["best_params"]:
             console.print(
