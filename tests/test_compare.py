@@ -215,8 +215,10 @@ def test_results_of_another_suite_version_are_refused(other: str) -> None:
 
 def test_comparison_over_datasets(store: Path) -> None:
     import numpy as np
+    import pandas as pd
     from sklearn.datasets import load_digits
 
+    from suite.across import to_text
     from suite.compare import across
 
     digits = load_digits()
@@ -241,8 +243,13 @@ def test_comparison_over_datasets(store: Path) -> None:
         assert result.speedup["cnn"] == pytest.approx(float(np.exp(np.log(ratio).mean())))
         assert result.speedup["mlp"] == pytest.approx(1.0)
     assert set(result.profile["candidate"]) <= {"cnn", "mlp"}
-    doc: dict[str, Any] = result.to_dict()
-    assert json.loads(json.dumps(doc))["benchmarks"] == ["cmp", "cmp-inverted"]
+    doc: dict[str, Any] = json.loads(to_text(result, "json"), parse_constant=_not_json)
+    assert doc["benchmarks"] == ["cmp", "cmp-inverted"] and doc["baseline"] == "mlp"
+    assert set(doc["table"]) == {"digits", "npz/inverted"}
+    summary = pd.read_csv(io.StringIO(to_text(result, "csv")))
+    assert sorted(summary["candidate"]) == ["cnn", "mlp"] and "average_rank" in summary
+    assert "\\begin{tabular}" in to_text(result, "latex")
+    assert "too few datasets" in to_text(result, "markdown")
     assert result.cd_svg().startswith("<svg")
 
 
