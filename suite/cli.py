@@ -378,6 +378,8 @@ def compare(
 
     from suite import compare as cmp
 
+    if len(benchmarks) == 1 and (baseline or cd_diagram):
+        _fail("--baseline and --cd-diagram compare several benchmarks (one dataset each)")
     if pareto:
         front = cmp.pareto(benchmarks[0], tracking_uri)
         if fmt == "table" and output is None:
