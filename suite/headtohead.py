@@ -11,6 +11,15 @@ from suite.readback import Runs, read, seed_scores
 ALPHA = 0.05
 
 
+def seeds_needed(comparisons: int, alpha: float = ALPHA) -> int:
+    """The fewest pairs with which an exact two-sided Wilcoxon test can reach significance
+    after Holm's correction over `comparisons` tests (2 / 2**n < alpha / comparisons)."""
+    n = 1
+    while 2.0 / 2.0**n >= alpha / max(comparisons, 1):
+        n += 1
+    return n
+
+
 def _runs(benchmark: str | Runs, tracking_uri: str | None) -> Runs:
     return benchmark if isinstance(benchmark, Runs) else read(benchmark, tracking_uri)
 
@@ -69,7 +78,7 @@ def pairwise(
             verdicts.append(
                 f"too few seeds: with n={r['n']} pairs and {m} comparison(s) the exact "
                 f"Wilcoxon test cannot reach p < {alpha:g} after Holm (smallest p "
-                f"{r['min_p']:.3g}); use more seeds"
+                f"{r['min_p']:.3g}); use at least {seeds_needed(m, alpha)} seeds"
             )
         else:
             winners.append("")

@@ -109,7 +109,7 @@ def test_leaderboard_has_intervals_efficiency_and_says_too_few_seeds(store: Path
     (pair,) = frame.attrs["pairwise"]
     assert pair["n"] == 3 and pair["winner"] == ""
     assert pair["verdict"].startswith("too few seeds")
-    assert "cannot reach p < 0.05" in pair["verdict"]
+    assert "cannot reach p < 0.05" in pair["verdict"] and "at least 6 seeds" in pair["verdict"]
     assert pair["min_p"] == pytest.approx(0.25)
     assert set(frame["verdict"]) <= {"too few seeds", "best mean, not significant"}
     assert {r["candidate"] for r in frame.attrs["iqm"]} == {"cnn", "mlp"}

@@ -86,6 +86,10 @@ def test_exact_wilcoxon_needs_six_seeds_for_p_below_005() -> None:
     six = stats.paired([1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 0])
     assert five.wilcoxon_p == pytest.approx(0.0625) and five.min_p == pytest.approx(0.0625)
     assert six.wilcoxon_p == pytest.approx(0.03125)
+    from suite.headtohead import seeds_needed
+
+    # 2 / 2**n below 0.05 / m: 6 pairs for one comparison, 7 for 3 (2 / 128 < 0.0167)
+    assert [seeds_needed(m) for m in (1, 3, 6, 21, 28)] == [6, 7, 8, 10, 11]
     same = stats.paired([0.5, 0.6, 0.7], [0.5, 0.6, 0.7])
     assert (same.t_p, same.wilcoxon_p, same.min_p) == (1.0, 1.0, 1.0)
 
