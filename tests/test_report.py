@@ -80,10 +80,16 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def chromium() -> str:
     """Debian's chromium for Playwright, or skip with the reason."""
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (dev extra)")
-    path = shutil.which("chromium") or "/usr/bin/chromium"
+    path = os.environ.get("SUITE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not os.access(path, os.X_OK):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        pytest.skip(f"no chromium at {path}: apt-get install chromium (or set SUITE_CHROMIUM)")
     return path
+
+
+@pytest.fixture(scope="module")
+def exe() -> str:
+    """The browser, looked up before anything is trained."""
+    return chromium()
 
 
 def _client() -> Any:
@@ -125,7 +131,7 @@ def test_default_dashboard_validates_and_errors_name_file_line_and_section(
 
 @pytest.mark.slow
 def test_report_is_self_contained_and_every_chart_renders_offline(
-    bench: Path, tmp_path: Path
+    exe: str, bench: Path, tmp_path: Path
 ) -> None:
     import plotly.offline
     from click.testing import CliRunner
@@ -133,7 +139,6 @@ def test_report_is_self_contained_and_every_chart_renders_offline(
 
     from suite.cli import main
 
-    exe = chromium()
     out = tmp_path / "report.html"
     result = CliRunner().invoke(main, ["report", NAME, "-o", str(out), "--no-log"])
     assert result.exit_code == 0, result.output

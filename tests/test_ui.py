@@ -21,6 +21,11 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def exe() -> str:
+    return chromium()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -84,11 +89,10 @@ def test_ui_is_bound_to_loopback_only(ui: tuple[str, Path]) -> None:
         s.connect((outward, port))
 
 
-def test_ui_shows_the_experiment_and_its_runs(ui: tuple[str, Path]) -> None:
+def test_ui_shows_the_experiment_and_its_runs(exe: str, ui: tuple[str, Path]) -> None:
     from mlflow.tracking import MlflowClient
     from playwright.sync_api import sync_playwright
 
-    exe = chromium()
     url, root = ui
     client = MlflowClient(f"sqlite:///{(root / 'mlflow.db').resolve()}")
     exp = client.get_experiment_by_name(NAME)
