@@ -325,6 +325,7 @@ def test_several_benchmarks_get_a_critical_difference_diagram(
     html = report.path.read_text(encoding="utf-8")
     svg = html[html.index('<div class="svg">') :]
     assert svg.index("<svg") < svg.index("</svg>") and "Friedman chi-square" in html
+    assert "average rank" in html and "Wilcoxon signed-rank over datasets" in html
     # one benchmark alone has no diagram
     assert build(["cd-digits"], board, tmp_path / "one.html", log=False).sections == (
         "Leaderboard",

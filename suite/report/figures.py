@@ -238,6 +238,28 @@ def sensitivity(rows: Any, param: str, candidate: str, metric: str) -> Any:
     return fig
 
 
+def profile(frame: Any) -> Any:
+    """Performance profile: the share of datasets each candidate reaches the target on
+    within tau times the fastest candidate's time (AlgoPerf)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for cand, rows in frame.groupby("candidate", sort=False):
+        fig.add_trace(
+            go.Scatter(
+                x=rows["tau"], y=rows["fraction"], mode="lines", name=str(cand), line_shape="hv"
+            )
+        )
+    fig = _layout(
+        fig,
+        "Performance profiles of time to the target",
+        "tau (time / fastest candidate's time, ratio)",
+        "datasets reached within tau (fraction)",
+    )
+    fig.update_yaxes(range=[0, 1.05])
+    return fig
+
+
 def confusion(doc: dict[str, Any], candidate: str, runs: int) -> Any:
     """Test confusion matrix summed over seed runs; colour = share of the true class."""
     import plotly.graph_objects as go

@@ -390,7 +390,28 @@ def critical_difference(
         stat, p = result.friedman
         ranks = ", ".join(f"{c} {r:.2f}" for c, r in result.ranks.items())
         note = f"Friedman chi-square {stat:.3f}, p = {p:.3g}; average ranks (1 = best): {ranks}"
-        return [Part(title, note, svg=result.cd_svg())]
+        summary = result.summary()
+        tables = [
+            Table(
+                [str(c).replace("_", " ") for c in summary.columns],
+                [[_num(v, 3) for v in row] for row in summary.itertuples(index=False)],
+                f"over {len(result.complete)} datasets with every candidate; "
+                f"Nemenyi critical difference {result.cd:.2f}",
+            )
+        ]
+        pairs = result.pairwise
+        if pairs is not None and len(pairs):
+            cols = [c for c in ("a", "b", "n", "wins", "losses", "wilcoxon_p_holm", "verdict")]
+            cols = [c for c in cols if c in pairs]
+            rows = [[_num(v, 3) for v in row] for row in pairs[cols].itertuples(index=False)]
+            caption = "Wilcoxon signed-rank over datasets, Holm-corrected"
+            tables.append(Table([c.replace("_", " ") for c in cols], rows, caption))
+        shown = []
+        profile = result.profile
+        if profile is not None and len(profile) and result.times.notna().to_numpy().any():
+            fig = figs.profile(profile)
+            shown.append(Figure(_key("across", "profile"), fig))
+        return [Part(title, note, shown, tables, svg=result.cd_svg())]
 
     return build
 
