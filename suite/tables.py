@@ -133,7 +133,8 @@ def robust_rows(frame: Any) -> tuple[list[str], list[list[str]]]:
 
 
 def reference_rows(frame: Any) -> tuple[list[str], list[list[str]]]:
-    header = ["model", "published", "citation", "note"]
+    """Published figures for the dataset and metric, then this benchmark's own beside them."""
+    header = ["model", frame.attrs.get("test_metric", "test"), "source", "note"]
     rows = [
         [
             str(r["model"]),
@@ -143,6 +144,12 @@ def reference_rows(frame: Any) -> tuple[list[str], list[list[str]]]:
         ]
         for r in frame.attrs.get("references", [])
     ]
+    if rows:
+        rows += [
+            [str(r["candidate"]), _test(r), f"this suite: {frame.attrs.get('benchmark', '')}", ""]
+            for _, r in frame.iterrows()
+            if _is_number(r["test_mean"])
+        ]
     return header, rows
 
 
@@ -287,7 +294,7 @@ def render(frame: Any, console: Any) -> None:
         console.print(_rich_table("robust aggregates (rliable)", *robust))
     refs = reference_rows(frame)
     if refs[1]:
-        console.print(_rich_table("published results on this dataset", *refs))
+        console.print(_rich_table("published results on this dataset, and ours", *refs))
     for line in tuning_lines(frame):
         console.print(f"  {escape(line)}", highlight=False)
 

@@ -284,3 +284,4 @@ def test_published_references_ship_with_citations_and_are_shown(store: Path) -> 
     frame.attrs["references"] = references("mnist1d").to_dict("records")
     text = to_markdown(frame)
     assert "**Published results**" in text and "Greydanus 2020" in text and "0.940" in text
+    assert "| this suite: cmp |" in text  # our own figures beside the published ones
