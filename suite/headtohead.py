@@ -69,6 +69,9 @@ def pairwise(
         if r["n"] < 2:
             winners.append("")
             verdicts.append(f"too few seeds (n={r['n']} shared seeds)")
+        elif r["wilcoxon_p"] == 1.0 and r["mean_diff"] == 0 and r["min_p"] == 1.0:
+            winners.append("")
+            verdicts.append("no difference: equal on every seed")
         elif p < alpha:
             better = r["a"] if (r["mean_diff"] > 0) == up else r["b"]
             winners.append(better)
