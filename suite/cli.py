@@ -503,6 +503,7 @@ def ui(port: int, host: str, workers: int, tracking_uri: str | None) -> None:
     from suite import track
 
     uri = tracking_uri or track.default_tracking_uri()
+    track.mark_experiments(uri)
     click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
     click.echo(
         f"  runs of the benchmarks: http://{host}:{port}/#/experiments?workflowType=machine_learning"

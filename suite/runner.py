@@ -523,7 +523,7 @@ def run(
             track.DIRECTION: bench.search.resolved_direction,
             "suite.objectives": json.dumps(bench.search.goals),
             "suite.task": bench.task,
-            track.EXPERIMENT_KIND: "custom_model_development",  # the UI opens on its runs
+            track.EXPERIMENT_KIND: track.MODEL_TRAINING,  # the UI opens on its runs
             "suite.data": json.dumps(bench.data.model_dump(mode="json"))[:5000],
             "suite.target": json.dumps(bench.search.target),
         }

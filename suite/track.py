@@ -33,6 +33,7 @@ ERROR, SPEC_HASH, FINGERPRINT, DATASET = (
 METRIC, DIRECTION, STUDY = "suite.metric", "suite.direction", "suite.study"
 TOKENIZER, BEST_TRIAL = "suite.tokenizer", "suite.best_trial"
 EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow UI: model training, not GenAI traces
+MODEL_TRAINING = "custom_model_development"
 CONFUSION = "confusion/test.json"  # seed runs of classification: the test confusion matrix
 
 
@@ -58,6 +59,23 @@ def default_tracking_uri() -> str:
     root = settings.results_dir().resolve()
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def mark_experiments(uri: str) -> int:
+    """Tag the suite's experiments that predate it as model training for the MLflow UI
+    (else it opens them on GenAI traces); returns how many it tagged. Best effort."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    done = 0
+    try:
+        for exp in client.search_experiments():
+            if METRIC in exp.tags and EXPERIMENT_KIND not in exp.tags:
+                client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
+                done += 1
+    except Exception:  # a read-only or unreachable store: the UI still starts
+        return done
+    return done
 
 
 def flatten(doc: Any, prefix: str = "") -> dict[str, str]:

@@ -35,7 +35,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """`suite ui` on a free port over the tiny benchmark's store; stopped afterwards."""
+    from mlflow.tracking import MlflowClient
+
     root = tiny_benchmark(tmp_path_factory)
+    client = MlflowClient(f"sqlite:///{(root / 'mlflow.db').resolve()}")
+    exp = client.get_experiment_by_name(NAME)
+    # as if made before the suite tagged experiments for the UI: `suite ui` tags it again
+    client.delete_experiment_tag(exp.experiment_id, "mlflow.experimentKind")
     port = _free_port()
     env = {**os.environ, "SUITE_RESULTS_DIR": str(root)}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -96,6 +102,7 @@ def test_ui_shows_the_experiment_and_its_runs(exe: str, ui: tuple[str, Path]) ->
     url, root = ui
     client = MlflowClient(f"sqlite:///{(root / 'mlflow.db').resolve()}")
     exp = client.get_experiment_by_name(NAME)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     runs = client.search_runs([exp.experiment_id], max_results=1000)
     seed = next(r for r in runs if r.data.tags["suite.kind"] == "seed")
     outside: list[str] = []
