@@ -444,6 +444,11 @@ def compare(
 @click.option(
     "--no-log", is_flag=True, help="Do not attach the report to the candidates' parent runs."
 )
+@click.option(
+    "--allow-mixed",
+    is_flag=True,
+    help="Show results of other data or suite versions side by side, with a warning.",
+)
 @user_errors
 def report(
     benchmarks: tuple[str, ...],
@@ -452,11 +457,20 @@ def report(
     tracking_uri: str | None,
     storage: str | None,
     no_log: bool,
+    allow_mixed: bool,
 ) -> None:
     """Write a self-contained HTML dashboard of one or more benchmarks, read from MLflow."""
     from suite.report import build
 
-    done = build(benchmarks, dashboard, output, tracking_uri, storage, log=not no_log)
+    done = build(
+        benchmarks,
+        dashboard,
+        output,
+        tracking_uri,
+        storage,
+        log=not no_log,
+        allow_mixed=allow_mixed,
+    )
     click.echo(
         f"wrote {done.path} ({done.bytes / 1e6:.1f} MB, {len(done.sections)} sections, "
         f"{done.figures} charts)"

@@ -33,6 +33,7 @@ def build(
     tracking_uri: str | None = None,
     storage: str | None = None,
     log: bool = True,
+    allow_mixed: bool = False,
 ) -> Report:
     """Write the report of `benchmarks`; with `log`, also attach it and its figures to the
     candidates' parent runs (`report/`)."""
@@ -43,7 +44,7 @@ def build(
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     board = dash.load(dashboard)  # a bad dashboard fails before anything is read
-    benches = data.load(list(benchmarks), tracking_uri, storage)
+    benches = data.load(list(benchmarks), tracking_uri, storage, allow_mixed)
     parts = [part for builder in board.builders() for part in builder(benches)]
     html = page.render(board.title, board.description, parts, benchmarks, benches[0].uri)
     path = Path(output) if output else default_output(benchmarks)

@@ -20,6 +20,7 @@ class Bench:
     name: str
     uri: str
     storage: str | None = None
+    allow_mixed: bool = False  # results of other data or suite versions: a warning, not an error
 
     @cached_property
     def read(self) -> Any:
@@ -42,7 +43,7 @@ class Bench:
         """The leaderboard of `suite compare`, best candidate first."""
         from suite.compare import leaderboard
 
-        return leaderboard(self.read)
+        return leaderboard(self.read, allow_mixed=self.allow_mixed)
 
     @property
     def metric(self) -> str:
@@ -134,10 +135,12 @@ class Bench:
         return out if len(out) else None
 
 
-def load(names: list[str], uri: str | None = None, storage: str | None = None) -> list[Bench]:
+def load(
+    names: list[str], uri: str | None = None, storage: str | None = None, allow_mixed: bool = False
+) -> list[Bench]:
     """The benchmarks, checked to exist (a missing one raises compare.NotFound)."""
     uri = uri or track.default_tracking_uri()
-    benches = [Bench(n, uri, storage) for n in names]
+    benches = [Bench(n, uri, storage, allow_mixed) for n in names]
     for b in benches:
         _ = b.read  # raises NotFound, naming the benchmarks that exist
     return benches

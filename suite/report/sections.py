@@ -106,11 +106,12 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
             if robust:
                 tables += _robust(b)
             fig = figs.leaderboard(board, b.test_metric, b.metric)
+            warn = "".join(f" Warning: {w}." for w in board.attrs.get("warnings", []))
             parts.append(
                 Part(
                     _title(title, b, benches),
                     "test = the best configuration re-trained on each seed; "
-                    "validation = the search's selection split",
+                    "validation = the search's selection split." + warn,
                     [Figure(_key(b.name, "leaderboard"), fig, b.name)],
                     tables,
                 )
@@ -384,7 +385,9 @@ def critical_difference(
         if len(benches) < 2:
             return []
         try:
-            result = across([b.name for b in benches], benches[0].uri, baseline=baseline)
+            names = [b.name for b in benches]
+            mixed = benches[0].allow_mixed
+            result = across(names, benches[0].uri, baseline=baseline, allow_mixed=mixed)
         except MixedResults as e:
             return [Part(title, f"no diagram: {e}")]
         stat, p = result.friedman
