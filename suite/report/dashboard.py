@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from suite.report.sections import SECTIONS
+from suite.report import search, sections  # noqa: F401  (they register the sections)
+from suite.report.parts import SECTIONS
 from suite.spec.base import Strict
 from suite.spec.signature import tagged_union, unwrap
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from suite.report.sections import Figure, Part
+from suite.report.parts import Figure, Part
 
 
 def render(
