@@ -285,7 +285,9 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     """Open (or join) the candidate's study, parent run and seed queue; clean up the dead."""
     bench = ctx.bench
     tags = {**ctx.tags, track.FAMILY: cand.model.family, track.CANDIDATE: cand.name}
-    tokenizer = track.tokenizer_label(getattr(cand, "tokenizer", None))
+    # the tokenizer's name on the candidate matrix, else its kind (text candidates only)
+    named = getattr(cand, "tokenizer_name", None) or getattr(cand, "tokenizer", None)
+    tokenizer = track.tokenizer_label(named)
     if tokenizer:
         tags[track.TOKENIZER] = tokenizer
     study_name = f"{bench.name}/{cand.name}"
