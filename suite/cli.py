@@ -41,11 +41,11 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
         except Exception as e:
             from suite.build import BuildError
-            from suite.compare import NotFound
             from suite.data import DataError
+            from suite.readback import MixedResults, NotFound
             from suite.runner import RunError
 
-            if isinstance(e, DataError | RunError | BuildError | NotFound):
+            if isinstance(e, DataError | RunError | BuildError | NotFound | MixedResults):
                 _fail(str(e))
             raise
 
@@ -280,7 +280,7 @@ def run(
         code = launch(workers, args + (["--quiet"] if quiet else []))
         if code:
             click.echo(f"a worker ended with exit code {code}", err=True)
-        render(leaderboard(bench.name, tracking_uri), console)
+        render(leaderboard(bench.name, tracking_uri, allow_mixed=True), console)
         sys.exit(1 if code else 0)
     from suite.progress import Reporter, RichReporter
     from suite.runner import run as run_benchmark
@@ -300,7 +300,7 @@ def run(
     for s in summaries:
         if s.error:
             click.echo(f"candidate {s.name!r} stopped: {s.error}", err=True)
-    render(leaderboard(bench.name, tracking_uri), console)
+    render(leaderboard(bench.name, tracking_uri, allow_mixed=True), console)
 
 
 @main.command()
@@ -367,9 +367,13 @@ def worker(
 
 
 @main.command()
-@click.argument("benchmark")
+@click.argument("benchmarks", nargs=-1, required=True)
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "markdown", "json", "latex"]),
+    default="table",
+    help="table: rich tables in the terminal; the others as text (latex: a booktabs table).",
 )
 @click.option(
     "--output",
@@ -381,22 +385,78 @@ def worker(
 @click.option(
     "--pareto", is_flag=True, help="Each candidate's Pareto front (a multi-objective search)."
 )
+@click.option(
+    "--target",
+    type=float,
+    help="A value of the search metric to reach (default: the spec's search.target).",
+)
+@click.option(
+    "--baseline",
+    metavar="CANDIDATE",
+    help="Over several benchmarks: the candidate speedups are measured against.",
+)
+@click.option(
+    "--test",
+    type=click.Choice(["wilcoxon", "t"]),
+    default="wilcoxon",
+    show_default=True,
+    help="The paired test over seeds that decides a winner (both are shown).",
+)
+@click.option(
+    "--allow-mixed",
+    is_flag=True,
+    help="Compare results whose data fingerprints or suite versions differ (with a warning).",
+)
+@click.option(
+    "--cd-diagram",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Over several benchmarks: write the critical-difference diagram (SVG) here.",
+)
 @user_errors
 def compare(
-    benchmark: str, fmt: str, output: Path | None, tracking_uri: str | None, pareto: bool
+    benchmarks: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    tracking_uri: str | None,
+    pareto: bool,
+    target: float | None,
+    baseline: str | None,
+    test: str,
+    allow_mixed: bool,
+    cd_diagram: Path | None,
 ) -> None:
-    """Print the leaderboard of a benchmark, read back from MLflow."""
+    """Leaderboard of a benchmark read back from MLflow; with several benchmarks (one dataset
+    each), the comparison of their shared candidates over the datasets."""
 
     from suite import compare as cmp
 
+    if len(benchmarks) == 1 and (baseline or cd_diagram):
+        _fail("--baseline and --cd-diagram compare several benchmarks (one dataset each)")
     if pareto:
-        front = cmp.pareto(benchmark, tracking_uri)
+        front = cmp.pareto(benchmarks[0], tracking_uri)
         if fmt == "table" and output is None:
             cmp.render_pareto(front, _console())
             return
-        text = cmp.pareto_text(front, "markdown" if fmt == "table" else fmt)
+        text = cmp.pareto_text(front, "markdown" if fmt in ("table", "latex") else fmt)
+    elif len(benchmarks) > 1:
+        from suite.across import render as render_across
+        from suite.across import to_text
+
+        result = cmp.across(
+            benchmarks, tracking_uri, baseline=baseline, allow_mixed=allow_mixed, target=target
+        )
+        if cd_diagram is not None and len(result.complete.columns) >= 2:
+            cd_diagram.parent.mkdir(parents=True, exist_ok=True)
+            cd_diagram.write_text(result.cd_svg(), encoding="utf-8")
+            click.echo(f"wrote {cd_diagram}", err=True)
+        if fmt == "table" and output is None:
+            render_across(result, _console())
+            return
+        text = to_text(result, "markdown" if fmt == "table" else fmt)
     else:
-        frame = cmp.leaderboard(benchmark, tracking_uri)
+        frame = cmp.leaderboard(
+            benchmarks[0], tracking_uri, target=target, allow_mixed=allow_mixed, test=test
+        )
         if fmt == "table" and output is None:
             cmp.render(frame, _console())
             return
@@ -404,9 +464,12 @@ def compare(
             "csv": cmp.to_csv,
             "markdown": cmp.to_markdown,
             "json": cmp.to_json,
+            "latex": cmp.to_latex,
             "table": cmp.to_markdown,
         }
         text = writers[fmt](frame)
+        for w in frame.attrs.get("warnings", []):
+            click.echo(f"WARNING: {w}", err=True)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
@@ -470,6 +533,58 @@ def export(
 
 
 @main.command()
+@click.argument("benchmarks", nargs=-1, required=True)
+@click.option(
+    "--dashboard",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Dashboard definition (default: dashboards/default.yaml).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file (default: <results>/reports/<benchmark>.html).",
+)
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@click.option("--storage", help="Optuna storage URL (default: the one under the results dir).")
+@click.option(
+    "--no-log", is_flag=True, help="Do not attach the report to the candidates' parent runs."
+)
+@click.option(
+    "--allow-mixed",
+    is_flag=True,
+    help="Show results of other data or suite versions side by side, with a warning.",
+)
+@user_errors
+def report(
+    benchmarks: tuple[str, ...],
+    dashboard: Path | None,
+    output: Path | None,
+    tracking_uri: str | None,
+    storage: str | None,
+    no_log: bool,
+    allow_mixed: bool,
+) -> None:
+    """Write a self-contained HTML dashboard of one or more benchmarks, read from MLflow."""
+    from suite.report import build
+
+    done = build(
+        benchmarks,
+        dashboard,
+        output,
+        tracking_uri,
+        storage,
+        log=not no_log,
+        allow_mixed=allow_mixed,
+    )
+    click.echo(
+        f"wrote {done.path} ({done.bytes / 1e6:.1f} MB, {len(done.sections)} sections, "
+        f"{done.figures} charts)"
+        + (f"; attached to {done.logged_runs} parent runs" if done.logged_runs else "")
+    )
+
+
+@main.command()
 @click.argument("benchmark")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--storage", help="Optuna storage URL (default: SQLite under the results dir).")
@@ -487,28 +602,38 @@ def delete(benchmark: str, yes: bool, storage: str | None, tracking_uri: str | N
 
 @main.command()
 @click.option("--port", default=5000, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind; another than 127.0.0.1 exposes every run to the network.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes (MLflow's default of 4 is slow to start on a small machine).",
+)
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
-def ui(port: int, tracking_uri: str | None) -> None:
-    """Start the MLflow UI on 127.0.0.1 over the suite's tracking store."""
+def ui(port: int, host: str, workers: int, tracking_uri: str | None) -> None:
+    """Start the MLflow UI over the suite's tracking store (127.0.0.1 by default)."""
     import subprocess
 
     from suite import track
 
     uri = tracking_uri or track.default_tracking_uri()
-    click.echo(f"MLflow UI for {uri} on http://127.0.0.1:{port}")
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    sys.exit(subprocess.call(cmd))
+    track.mark_experiments(uri)
+    click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
+    click.echo(
+        f"  runs of the benchmarks: http://{host}:{port}/#/experiments?workflowType=machine_learning"
+    )
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    cmd += ["--host", host, "--port", str(port), "--workers", str(workers)]
+    try:
+        sys.exit(subprocess.call(cmd))
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -140,8 +140,11 @@ def _summary_metrics(result: Any, metric: str) -> dict[str, float]:
     return out
 
 
-def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
-    """Median milliseconds to predict one batch of `x` (after one warm-up call)."""
+LATENCY_BATCH = 32  # the fixed batch on which seed runs measure inference latency
+
+
+def latencies(model: Any, x: Any, batch_size: int, repeats: int = 5) -> list[float]:
+    """Milliseconds to predict one batch of `x`, `repeats` times (after one warm-up call)."""
     batch = x[:batch_size]
     model.predict_on_batch(batch)
     times = []
@@ -149,7 +152,28 @@ def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
         t = time.perf_counter()
         model.predict_on_batch(batch)
         times.append((time.perf_counter() - t) * 1000)
-    return sorted(times)[len(times) // 2]
+    return times
+
+
+def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
+    """Median milliseconds to predict one batch of `x` (after one warm-up call)."""
+    times = sorted(latencies(model, x, batch_size, repeats))
+    return times[len(times) // 2]
+
+
+def latency_metrics(model: Any, x: Any, repeats: int = 10) -> dict[str, float]:
+    """Inference latency on the first LATENCY_BATCH examples: p50, p95 and samples/s."""
+    import numpy as np
+
+    times = latencies(model, x, LATENCY_BATCH, repeats)
+    n = min(LATENCY_BATCH, len(x))
+    p50, p95 = (float(v) for v in np.percentile(times, [50, 95]))
+    return {
+        "latency_p50_ms": p50,
+        "latency_p95_ms": p95,
+        "latency_batch": float(n),
+        "inference_samples_per_s": n / (p50 / 1000) if p50 > 0 else float("nan"),
+    }
 
 
 def _goal_values(ctx: Context, model: Any, result: Any, batch_size: int) -> list[float]:
@@ -257,6 +281,11 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
         track.STUDY: study_name,
         track.VERSION: str(version),
     }
+    # the tokenizer's name on the candidate matrix, else its kind (text candidates only)
+    named = getattr(cand, "tokenizer_name", None) or getattr(cand, "tokenizer", None)
+    tokenizer = track.tokenizer_label(named)
+    if tokenizer:
+        tags[track.TOKENIZER] = tokenizer
     try:
         study = open_study(
             study_name,
@@ -393,7 +422,7 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
     cand = live.cand
     run_id = ctx.tracker.child_run(
         live.parent,
-        f"{cand.name}/seed-{seed}" + (f"-rank-{rank}" if rank > 1 else ""),
+        f"{cand.name}/trial-{source.number}/seed-{seed}",
         {
             **live.tags,
             track.KIND: "seed",
@@ -413,7 +442,11 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
         metrics = _summary_metrics(result, metric)
         test = evaluate(model, ctx.data.test.x, ctx.data.test.y, concrete.train.batch_size)
         metrics.update({f"test_{k}": v for k, v in test.items()})
+        metrics.update(latency_metrics(model, ctx.data.test.x))
         ctx.tracker.log_metrics(run_id, metrics)
+        if ctx.data.target == "class" and ctx.data.test.y.ndim == 1:
+            pred = model.predict(ctx.data.test.x, batch_size=concrete.train.batch_size, verbose=0)
+            ctx.tracker.log_confusion(run_id, ctx.data.test.y, pred.argmax(-1), ctx.data.classes)
         ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
         ctx.tracker.end(run_id)
         return float(metrics.get("test_" + metric.removeprefix("val_"), metrics["objective"]))
@@ -517,6 +550,9 @@ def run(
             track.DIRECTION: bench.search.resolved_direction,
             "suite.objectives": json.dumps(bench.search.goals),
             "suite.task": bench.task,
+            track.EXPERIMENT_KIND: track.MODEL_TRAINING,  # the UI opens on its runs
+            "suite.data": json.dumps(bench.data.model_dump(mode="json"))[:5000],
+            "suite.target": json.dumps(bench.search.target),
         }
     )
     tags = {

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,24 @@ ERROR, SPEC_HASH, FINGERPRINT, DATASET = (
 )
 METRIC, DIRECTION, STUDY = "suite.metric", "suite.direction", "suite.study"
 VERSION, REPRODUCES = "suite.study_version", "suite.reproduces"
+TOKENIZER, BEST_TRIAL = "suite.tokenizer", "suite.best_trial"
+EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow UI: model training, not GenAI traces
+MODEL_TRAINING = "custom_model_development"
+CONFUSION = "confusion/test.json"  # seed runs of classification: the test confusion matrix
+
+
+def tokenizer_label(tokenizer: Any) -> str | None:
+    """A short name for a candidate's tokenizer (a name, or a one-key `{kind: {...}}`)."""
+    if tokenizer is None:
+        return None
+    if isinstance(tokenizer, str):
+        return tokenizer
+    for attr in ("name", "kind"):
+        value = getattr(tokenizer, attr, None)
+        if isinstance(value, str):
+            return value
+    fields = getattr(type(tokenizer), "model_fields", None)
+    return next(iter(fields)) if fields else str(tokenizer)[:100]
 
 
 def default_tracking_uri() -> str:
@@ -42,6 +60,23 @@ def default_tracking_uri() -> str:
     root = settings.results_dir().resolve()
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def mark_experiments(uri: str) -> int:
+    """Tag the suite's experiments that predate it as model training for the MLflow UI
+    (else it opens them on GenAI traces); returns how many it tagged. Best effort."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    done = 0
+    try:
+        for exp in client.search_experiments():
+            if METRIC in exp.tags and EXPERIMENT_KIND not in exp.tags:
+                client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
+                done += 1
+    except Exception:  # a read-only or unreachable store: the UI still starts
+        return done
+    return done
 
 
 def flatten(doc: Any, prefix: str = "") -> dict[str, str]:
@@ -215,6 +250,14 @@ class Tracker:
 
     def log_text(self, run_id: str, text: str, path: str) -> None:
         self.client.log_text(run_id, text, path)
+
+    def log_confusion(self, run_id: str, y_true: Any, y_pred: Any, classes: Sequence[str]) -> None:
+        """The confusion matrix (rows: true class, columns: predicted) as `CONFUSION`."""
+        from sklearn.metrics import confusion_matrix
+
+        matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(classes))))
+        doc = {"split": "test", "labels": [str(c) for c in classes], "matrix": matrix.tolist()}
+        self.log_text(run_id, json.dumps(doc), CONFUSION)
 
     def log_model(self, run_id: str, model: Any) -> None:
         """Save `model` as model/model.keras in the run's artifacts."""

@@ -163,6 +163,8 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
 
 
 BUDGET = ("trials", "timeout", "epochs_budget")
+# left out of the hash: the budget, and the target metric value (it changes no result)
+UNHASHED = (*BUDGET, "target")
 
 
 def given(value: Any) -> Any:
@@ -203,16 +205,19 @@ def spec_hash(bench: Any) -> str:
     """Hash of everything that changes results (budget and description excluded), 16 hex
     digits, over the values that differ from their defaults."""
     doc = given(bench)
-    for key in BUDGET:
+    for key in UNHASHED:
         doc.get("search", {}).pop(key, None)
     doc.pop("description", None)
     return _digest(doc)
 
 
 def legacy_spec_hash(bench: Any) -> str:
-    """The hash earlier releases recorded (defaults included), to recognise their studies."""
+    """The hash earlier releases recorded (defaults included, `seeds` then defaulting to 0), to
+    recognise their studies."""
+    if "seeds" not in bench.model_fields_set:
+        bench = bench.model_copy(update={"seeds": 0})
     doc = bench.model_dump(mode="json", by_alias=True)
-    for key in BUDGET:
+    for key in UNHASHED:
         doc["search"].pop(key, None)
     doc.pop("description", None)
     return _digest(doc)
