@@ -41,11 +41,11 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
         except Exception as e:
             from suite.build import BuildError
-            from suite.compare import NotFound
             from suite.data import DataError
+            from suite.readback import MixedResults, NotFound
             from suite.runner import RunError
 
-            if isinstance(e, DataError | RunError | BuildError | NotFound):
+            if isinstance(e, DataError | RunError | BuildError | NotFound | MixedResults):
                 _fail(str(e))
             raise
 
@@ -175,6 +175,27 @@ def list_(family: str | None) -> None:
         console.print(table)
 
 
+def _recycle_setting(every: int | None) -> None:
+    """Hand --recycle-every to this process's recycler and to the workers it starts."""
+    import os
+
+    if every is not None:
+        os.environ["SUITE_RECYCLE_EVERY"] = str(every)
+
+
+def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run the benchmark in this process; when it is due for recycling, replace the process
+    by a fresh run of the same command, which resumes from the stores."""
+    from suite.workers import Recycle, Recycler, replace_process
+
+    # a rerun of failed trials queues them on start: it runs in one process
+    recycler = None if kwargs.get("rerun_failed") else Recycler()
+    try:
+        return run_benchmark(*args, recycle=recycler, **kwargs)
+    except Recycle as e:
+        replace_process(str(e))
+
+
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option(
@@ -197,6 +218,18 @@ def list_(family: str | None) -> None:
     show_default=True,
     help="Worker processes here (one per GPU where there are GPUs), sharing the studies.",
 )
+@click.option(
+    "--rerun-failed",
+    is_flag=True,
+    help="Retry only the failed trials (their configurations again) and failed seed runs.",
+)
+@click.option(
+    "--recycle-every",
+    type=click.IntRange(min=0),
+    envvar="SUITE_RECYCLE_EVERY",
+    help="Replace the worker process by a fresh one every N trials (0: only when its "
+    "memory grew by $SUITE_RECYCLE_MB, default 150 MB).",
+)
 @user_errors
 def run(
     spec: Path,
@@ -208,8 +241,11 @@ def run(
     dry_run: bool,
     quiet: bool,
     workers: int,
+    recycle_every: int | None,
+    rerun_failed: bool,
 ) -> None:
     """Run a benchmark; rerunning the same command resumes it."""
+    _recycle_setting(recycle_every)
 
     from suite.spec.load import load
     from suite.spec.schema import Benchmark
@@ -225,6 +261,8 @@ def run(
         return
     from suite.compare import leaderboard, render
 
+    if workers > 1 and rerun_failed:
+        _fail("--rerun-failed runs in one process: leave out --workers")
     if workers > 1:
         from suite import search, track
         from suite.workers import launch
@@ -243,24 +281,27 @@ def run(
         code = launch(workers, args + (["--quiet"] if quiet else []))
         if code:
             click.echo(f"a worker ended with exit code {code}", err=True)
-        render(leaderboard(bench.name, tracking_uri), console)
+        render(leaderboard(bench.name, tracking_uri, allow_mixed=True), console)
         sys.exit(1 if code else 0)
     from suite.progress import Reporter, RichReporter
     from suite.runner import run as run_benchmark
 
     reporter = Reporter() if quiet else RichReporter(bench.search.metric)
-    summaries = run_benchmark(
+    summaries = _recycling(
+        run_benchmark,
         bench,
         only=only,
         trials=trials,
         storage=storage,
         tracking_uri=tracking_uri,
         reporter=reporter,
+        source=spec,
+        rerun_failed=rerun_failed,
     )
     for s in summaries:
         if s.error:
             click.echo(f"candidate {s.name!r} stopped: {s.error}", err=True)
-    render(leaderboard(bench.name, tracking_uri), console)
+    render(leaderboard(bench.name, tracking_uri, allow_mixed=True), console)
 
 
 @main.command()
@@ -275,6 +316,13 @@ def run(
 )
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option(
+    "--recycle-every",
+    type=click.IntRange(min=0),
+    envvar="SUITE_RECYCLE_EVERY",
+    help="Replace the worker process by a fresh one every N trials (0: only when its "
+    "memory grew by $SUITE_RECYCLE_MB, default 150 MB).",
+)
 @user_errors
 def worker(
     spec: Path,
@@ -284,8 +332,10 @@ def worker(
     storage: str | None,
     tracking_uri: str | None,
     quiet: bool,
+    recycle_every: int | None,
 ) -> None:
     """Join a benchmark as one more worker (from any machine that reaches its storage)."""
+    _recycle_setting(recycle_every)
     from suite import search
     from suite.progress import Reporter
     from suite.runner import run as run_benchmark
@@ -301,13 +351,15 @@ def worker(
             storage = search.resolve_storage(bench.name, None, workers=2)
         except ValueError as e:
             _fail(str(e))
-    summaries = run_benchmark(
+    summaries = _recycling(
+        run_benchmark,
         bench,
         only=only,
         trials=trials,
         storage=storage,
         tracking_uri=tracking_uri,
         reporter=Reporter() if quiet else LineReporter(bench.search.metric),
+        source=spec,
     )
     failed = [s for s in summaries if s.error]
     for s in failed:
@@ -316,9 +368,13 @@ def worker(
 
 
 @main.command()
-@click.argument("benchmark")
+@click.argument("benchmarks", nargs=-1, required=True)
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "markdown", "json", "latex"]),
+    default="table",
+    help="table: rich tables in the terminal; the others as text (latex: a booktabs table).",
 )
 @click.option(
     "--output",
@@ -330,22 +386,78 @@ def worker(
 @click.option(
     "--pareto", is_flag=True, help="Each candidate's Pareto front (a multi-objective search)."
 )
+@click.option(
+    "--target",
+    type=float,
+    help="A value of the search metric to reach (default: the spec's search.target).",
+)
+@click.option(
+    "--baseline",
+    metavar="CANDIDATE",
+    help="Over several benchmarks: the candidate speedups are measured against.",
+)
+@click.option(
+    "--test",
+    type=click.Choice(["wilcoxon", "t"]),
+    default="wilcoxon",
+    show_default=True,
+    help="The paired test over seeds that decides a winner (both are shown).",
+)
+@click.option(
+    "--allow-mixed",
+    is_flag=True,
+    help="Compare results whose data fingerprints or suite versions differ (with a warning).",
+)
+@click.option(
+    "--cd-diagram",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Over several benchmarks: write the critical-difference diagram (SVG) here.",
+)
 @user_errors
 def compare(
-    benchmark: str, fmt: str, output: Path | None, tracking_uri: str | None, pareto: bool
+    benchmarks: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    tracking_uri: str | None,
+    pareto: bool,
+    target: float | None,
+    baseline: str | None,
+    test: str,
+    allow_mixed: bool,
+    cd_diagram: Path | None,
 ) -> None:
-    """Print the leaderboard of a benchmark, read back from MLflow."""
+    """Leaderboard of a benchmark read back from MLflow; with several benchmarks (one dataset
+    each), the comparison of their shared candidates over the datasets."""
 
     from suite import compare as cmp
 
+    if len(benchmarks) == 1 and (baseline or cd_diagram):
+        _fail("--baseline and --cd-diagram compare several benchmarks (one dataset each)")
     if pareto:
-        front = cmp.pareto(benchmark, tracking_uri)
+        front = cmp.pareto(benchmarks[0], tracking_uri)
         if fmt == "table" and output is None:
             cmp.render_pareto(front, _console())
             return
-        text = cmp.pareto_text(front, "markdown" if fmt == "table" else fmt)
+        text = cmp.pareto_text(front, "markdown" if fmt in ("table", "latex") else fmt)
+    elif len(benchmarks) > 1:
+        from suite.across import render as render_across
+        from suite.across import to_text
+
+        result = cmp.across(
+            benchmarks, tracking_uri, baseline=baseline, allow_mixed=allow_mixed, target=target
+        )
+        if cd_diagram is not None and len(result.complete.columns) >= 2:
+            cd_diagram.parent.mkdir(parents=True, exist_ok=True)
+            cd_diagram.write_text(result.cd_svg(), encoding="utf-8")
+            click.echo(f"wrote {cd_diagram}", err=True)
+        if fmt == "table" and output is None:
+            render_across(result, _console())
+            return
+        text = to_text(result, "markdown" if fmt == "table" else fmt)
     else:
-        frame = cmp.leaderboard(benchmark, tracking_uri)
+        frame = cmp.leaderboard(
+            benchmarks[0], tracking_uri, target=target, allow_mixed=allow_mixed, test=test
+        )
         if fmt == "table" and output is None:
             cmp.render(frame, _console())
             return
@@ -353,9 +465,12 @@ def compare(
             "csv": cmp.to_csv,
             "markdown": cmp.to_markdown,
             "json": cmp.to_json,
+            "latex": cmp.to_latex,
             "table": cmp.to_markdown,
         }
         text = writers[fmt](frame)
+        for w in frame.attrs.get("warnings", []):
+            click.echo(f"WARNING: {w}", err=True)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
@@ -384,6 +499,112 @@ def predict(run_id: str, texts: tuple[str, ...], tracking_uri: str | None) -> No
 
 
 @main.command()
+@click.argument("run_id")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@user_errors
+def reproduce(run_id: str, tracking_uri: str | None) -> None:
+    """Re-run a trial or seed run from what MLflow holds; compare it with the original."""
+    from rich.table import Table
+
+    from suite.reproduce import reproduce as again
+
+    out = again(run_id, tracking_uri)
+    for w in out.warnings:
+        click.echo(f"warning: {w}", err=True)
+    table = Table("metric", "original", "reproduced", title=f"{out.kind} run {run_id}")
+    for name, old, new in out.rows:
+        table.add_row(name, f"{old:.6g}", f"{new:.6g}")
+    console = _console()
+    console.print(table)
+    spread = f" [{out.spread[0]:.4g}, {out.spread[1]:.4g}] of {out.key}" if out.spread else ""
+    console.print(f"verdict: {out.verdict}{spread}; new run {out.run_id}", markup=False)
+
+
+@main.command()
+@click.argument("benchmark")
+@click.option(
+    "--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True
+)
+@click.option("--curves", is_flag=True, help="One row per run and epoch (learning curves).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write (default: BENCHMARK[-curves].FORMAT here).",
+)
+@click.option("--storage", help="Optuna storage URL (default: the results dir's).")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@user_errors
+def export(
+    benchmark: str,
+    fmt: str,
+    curves: bool,
+    output: Path | None,
+    storage: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Write a benchmark's trial and seed runs as one tidy table (Parquet or CSV)."""
+    from suite.export import table, write
+
+    frame = table(benchmark, tracking_uri, storage, curves)
+    path = output or Path(f"{benchmark}{'-curves' if curves else ''}.{fmt}")
+    write(frame, fmt, path)
+    click.echo(f"wrote {path} ({len(frame)} rows, {len(frame.columns)} columns)")
+
+
+@main.command()
+@click.argument("benchmarks", nargs=-1, required=True)
+@click.option(
+    "--dashboard",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Dashboard definition (default: dashboards/default.yaml).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file (default: <results>/reports/<benchmark>.html).",
+)
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@click.option("--storage", help="Optuna storage URL (default: the one under the results dir).")
+@click.option(
+    "--no-log", is_flag=True, help="Do not attach the report to the candidates' parent runs."
+)
+@click.option(
+    "--allow-mixed",
+    is_flag=True,
+    help="Show results of other data or suite versions side by side, with a warning.",
+)
+@user_errors
+def report(
+    benchmarks: tuple[str, ...],
+    dashboard: Path | None,
+    output: Path | None,
+    tracking_uri: str | None,
+    storage: str | None,
+    no_log: bool,
+    allow_mixed: bool,
+) -> None:
+    """Write a self-contained HTML dashboard of one or more benchmarks, read from MLflow."""
+    from suite.report import build
+
+    done = build(
+        benchmarks,
+        dashboard,
+        output,
+        tracking_uri,
+        storage,
+        log=not no_log,
+        allow_mixed=allow_mixed,
+    )
+    click.echo(
+        f"wrote {done.path} ({done.bytes / 1e6:.1f} MB, {len(done.sections)} sections, "
+        f"{done.figures} charts)"
+        + (f"; attached to {done.logged_runs} parent runs" if done.logged_runs else "")
+    )
+
+
+@main.command()
 @click.argument("benchmark")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--storage", help="Optuna storage URL (default: SQLite under the results dir).")
@@ -401,28 +622,38 @@ def delete(benchmark: str, yes: bool, storage: str | None, tracking_uri: str | N
 
 @main.command()
 @click.option("--port", default=5000, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind; another than 127.0.0.1 exposes every run to the network.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes (MLflow's default of 4 is slow to start on a small machine).",
+)
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
-def ui(port: int, tracking_uri: str | None) -> None:
-    """Start the MLflow UI on 127.0.0.1 over the suite's tracking store."""
+def ui(port: int, host: str, workers: int, tracking_uri: str | None) -> None:
+    """Start the MLflow UI over the suite's tracking store (127.0.0.1 by default)."""
     import subprocess
 
     from suite import track
 
     uri = tracking_uri or track.default_tracking_uri()
-    click.echo(f"MLflow UI for {uri} on http://127.0.0.1:{port}")
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    sys.exit(subprocess.call(cmd))
+    track.mark_experiments(uri)
+    click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
+    click.echo(
+        f"  runs of the benchmarks: http://{host}:{port}/#/experiments?workflowType=machine_learning"
+    )
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    cmd += ["--host", host, "--port", str(port), "--workers", str(workers)]
+    try:
+        sys.exit(subprocess.call(cmd))
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

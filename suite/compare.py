@@ -1,19 +1,48 @@
-"""Leaderboards read back from MLflow only: one row per candidate.
+"""Leaderboards and head-to-head statistics, read back from MLflow only.
+
+Per candidate: the best trial (validation), the test metric over the best configuration's
+seed runs with a 95 % interval, efficiency (parameters, training time and throughput,
+inference latency, time and epochs to the spec's target) and the budget consumed. Between
+candidates: paired tests over the shared seeds with Holm's correction; a winner is named
+only when the difference is significant. Over several benchmarks (one dataset each):
+ranks, Friedman, the critical difference, performance profiles and speedups.
 
 Naive baselines that a dataset logs on the candidates' parent runs (metrics
 `baseline.<method>.<split>_<metric>`, e.g. a forecast's persistence) become extra rows named
-`baseline:<method>`, family `baseline`, ranked with the candidates, so one can see whether a
-model beats them.
+`baseline:<method>`, family `baseline`, ranked with the candidates.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import numbers
 from typing import Any
 
 from suite import track
+from suite.across import Across, across
+from suite.headtohead import ALPHA, pairwise, robust, verdicts
+from suite.readback import (
+    MixedResults,
+    NotFound,
+    Runs,
+    best_seed_runs,
+    check_mixed,
+    read,
+    seed_scores,
+    sensitivity,
+    to_target,
+    tuning_curves,
+)
+from suite.tables import (
+    display_rows,
+    pareto_text,
+    render,
+    render_pareto,
+    to_csv,
+    to_json,
+    to_latex,
+    to_markdown,
+)
 
 COLUMNS = [
     "candidate",
@@ -21,73 +50,115 @@ COLUMNS = [
     "best_val",
     "test_mean",
     "test_std",
+    "test_ci_low",
+    "test_ci_high",
     "seeds",
     "params",
     "epochs",
     "train_time_s",
+    "samples_per_s",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "epochs_to_target",
+    "time_to_target_s",
     "trials_complete",
     "trials_pruned",
     "trials_failed",
     "epochs_total",
     "wall_s",
     "best_params",
+    "verdict",
     *(f"tok_{k}" for k in ("kind", "vocab_size", "tokens_mean", "tokens_p95", "val_unk_rate")),
     "tok_truncated",
 ]
 # Tokenizer statistics (text tasks), read from the best trial's `tok.*` metrics.
 TOKEN_STATS = ("vocab_size", "tokens_mean", "tokens_p95", "val_unk_rate", "truncated")
-
-
-class NotFound(LookupError):
-    """No benchmark of that name in the tracking store."""
+__all__ = [
+    "ALPHA",
+    "COLUMNS",
+    "Across",
+    "MixedResults",
+    "NotFound",
+    "Runs",
+    "across",
+    "display_rows",
+    "leaderboard",
+    "pairwise",
+    "pareto",
+    "pareto_text",
+    "read",
+    "references",
+    "render",
+    "render_pareto",
+    "robust",
+    "seed_scores",
+    "sensitivity",
+    "to_csv",
+    "to_json",
+    "to_latex",
+    "to_markdown",
+    "tuning_curves",
+]
 
 
 def _f(value: Any) -> float:
     try:
-        v = float(value)
+        return float(value)
     except (TypeError, ValueError):
         return math.nan
-    return v
 
 
-def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
-    """A pandas DataFrame, best candidate first, and the metric it ranks by (in .attrs)."""
-    import mlflow
+def _runs(benchmark: str | Runs, tracking_uri: str | None) -> Runs:
+    return benchmark if isinstance(benchmark, Runs) else read(benchmark, tracking_uri)
+
+
+def _median(values: Any) -> float:
+    import numpy as np
+
+    v = np.asarray([_f(x) for x in values], dtype=float)
+    v = v[~np.isnan(v)]
+    return float(np.median(v)) if len(v) else math.nan
+
+
+def leaderboard(
+    benchmark: str | Runs,
+    tracking_uri: str | None = None,
+    *,
+    target: float | None = None,
+    allow_mixed: bool = False,
+    test: str = "wilcoxon",
+) -> Any:
+    """A pandas DataFrame, one row per candidate, best validation value first; `.attrs`
+    holds the metric, direction, dataset, target, pairwise table and any warnings."""
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
-    uri = tracking_uri or track.default_tracking_uri()
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(benchmark)
-    if exp is None or exp.lifecycle_stage == "deleted":
-        names = sorted(e.name for e in client.search_experiments() if e.name != "Default")
-        raise NotFound(f"no benchmark {benchmark!r} in {uri}. Known: {', '.join(names) or 'none'}")
-    metric = exp.tags.get(track.METRIC, "val_accuracy")
-    direction = exp.tags.get(track.DIRECTION, "maximize")
-    mlflow.set_tracking_uri(uri)
-    runs = mlflow.search_runs(experiment_ids=[exp.experiment_id], output_format="pandas")
-    frame = pd.DataFrame(columns=COLUMNS)
-    frame.attrs.update(metric=metric, direction=direction, benchmark=benchmark)
-    if runs.empty:
-        return frame
+    from suite import stats
 
-    def col(name: str) -> Any:
-        return runs[name] if name in runs else pd.Series([None] * len(runs), index=runs.index)
-
-    kind, cand, state = (
-        col(f"tags.{track.KIND}"),
-        col(f"tags.{track.CANDIDATE}"),
-        col(f"tags.{track.STATE}"),
+    runs = _runs(benchmark, tracking_uri)
+    warnings = check_mixed([runs], allow_mixed)
+    metric, direction, test_metric = runs.metric, runs.direction, runs.test_metric
+    target = target if target is not None else runs.target
+    attrs = dict(
+        metric=metric,
+        direction=direction,
+        benchmark=runs.benchmark,
+        test_metric=test_metric,
+        dataset=runs.dataset,
+        target=target,
+        warnings=warnings,
     )
+    if runs.frame.empty:
+        frame = pd.DataFrame(columns=COLUMNS)
+        frame.attrs.update(attrs, baselines=[], pairwise=[])
+        return frame
+    kind, cand, state = (runs.col(f"tags.{k}") for k in (track.KIND, track.CANDIDATE, track.STATE))
     rows = []
-    test_metric = "test_" + metric.removeprefix("val_")
-    for name in [c for c in dict.fromkeys(cand[kind == "candidate"]) if isinstance(c, str)]:
-        trials = runs[(kind == "trial") & (cand == name)]
+    for name in runs.candidates():
+        trials = runs.frame[(kind == "trial") & (cand == name)]
         t_state = state[trials.index]
         done = trials[t_state == "COMPLETE"]
-        row: dict[str, Any] = {"candidate": name}
-        parent = runs[(kind == "candidate") & (cand == name)].iloc[0]
-        row["family"] = parent.get(f"tags.{track.FAMILY}")
+        parent = runs.frame[(kind == "candidate") & (cand == name)].iloc[0]
+        row: dict[str, Any] = {"candidate": name, "family": parent.get(f"tags.{track.FAMILY}")}
         row["trials_complete"] = int((t_state == "COMPLETE").sum())
         row["trials_pruned"] = int((t_state == "PRUNED").sum())
         row["trials_failed"] = int((t_state == "FAIL").sum())
@@ -95,6 +166,7 @@ def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
             trials.get("metrics.epochs", pd.Series(dtype=float)).fillna(0).sum()
         )
         row["wall_s"] = _wall_s(trials)
+        best = None
         if not done.empty and "metrics.objective" in done:
             values = done["metrics.objective"].astype(float)
             best = done.loc[values.idxmax() if direction == "maximize" else values.idxmin()]
@@ -102,34 +174,76 @@ def leaderboard(benchmark: str, tracking_uri: str | None = None) -> Any:
             row["params"] = int(_f(best.get("metrics.params")))
             row["epochs"] = int(_f(best.get("metrics.epochs")))
             row["train_time_s"] = _f(best.get("metrics.train_time_s"))
+            row["samples_per_s"] = _f(best.get("metrics.samples_per_s"))
             row["best_params"] = json.loads(best.get("tags.suite.params") or "{}")
             tok = best.get("params.tokenizer.kind")
             if isinstance(tok, str):
                 row["tok_kind"] = tok
                 row.update({f"tok_{k}": _f(best.get(f"metrics.tok.{k}")) for k in TOKEN_STATS})
-        seeds = runs[(kind == "seed") & (cand == name) & (state == "COMPLETE")]
-        best_trial = parent.get("tags.suite.best_trial")
-        if isinstance(best_trial, str) and "tags.suite.best_trial" in seeds:
-            seeds = seeds[seeds["tags.suite.best_trial"] == best_trial]
+        seeds = best_seed_runs(runs, name)
         if not seeds.empty and f"metrics.{test_metric}" in seeds:
-            vals = seeds[f"metrics.{test_metric}"].astype(float)
-            row["test_mean"], row["seeds"] = float(vals.mean()), len(vals)
-            row["test_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
+            ci = stats.mean_ci(seeds[f"metrics.{test_metric}"].astype(float))
+            row.update(test_mean=ci.mean, test_std=ci.std, test_ci_low=ci.low)
+            row.update(test_ci_high=ci.high, seeds=ci.n)
+            for key in ("samples_per_s", "latency_p50_ms", "latency_p95_ms"):
+                if f"metrics.{key}" in seeds:
+                    value = _median(seeds[f"metrics.{key}"])
+                    row[key] = value if not math.isnan(value) else row.get(key, math.nan)
+        if target is not None:
+            ids = list(seeds["run_id"]) if not seeds.empty else []
+            if not ids and best is not None:
+                ids = [best["run_id"]]
+            reached = to_target(runs, ids, target)
+            if reached:
+                row["epochs_to_target"] = _median([e for e, _ in reached])
+                row["time_to_target_s"] = _median([s for _, s in reached])
         rows.append(row)
-    baselines = _baselines(runs[kind == "candidate"], metric, test_metric)
-    rows += baselines
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    baselines = _baselines(runs.kind("candidate"), metric, test_metric)
+    frame = pd.DataFrame(rows + baselines, columns=COLUMNS)
     frame = frame.sort_values(
         "best_val", ascending=direction != "maximize", na_position="last", kind="stable"
     ).reset_index(drop=True)
-    frame.attrs.update(
-        metric=metric,
-        direction=direction,
-        benchmark=benchmark,
-        test_metric=test_metric,
+    pairs = pairwise(runs, test=test)
+    verdicts(frame, pairs, direction)
+    iqm, poi = robust(runs)
+    refs = references(runs.dataset, test_metric)
+    attrs.update(
         baselines=[r["candidate"] for r in baselines],
+        pairwise=_records(pairs),
+        iqm=_records(iqm),
+        improvement=_records(poi),
+        tuning=_tuning_summary(tuning_curves(runs)),
+        references=_records(refs),
+        latency_batch=_median(runs.col("metrics.latency_batch")),
+        test=test,
     )
+    frame.attrs.update(attrs)
     return frame
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def _tuning_summary(curves: Any) -> list[dict[str, Any]]:
+    """Per candidate: the trial that found the best value, and whether it came late."""
+    out = []
+    for name, g in curves.groupby("candidate", sort=False):
+        best = g["best_so_far"]
+        if best.notna().sum() == 0:
+            continue
+        at = int(best.eq(best.iloc[-1]).to_numpy().argmax())
+        out.append(
+            {
+                "candidate": name,
+                "trials": len(g),
+                "best_trial": int(g["trial"].iloc[at]),
+                "epochs_at_best": float(g["epochs_cum"].iloc[at]),
+                "epochs": float(g["epochs_cum"].iloc[-1]),
+                "late": len(g) >= 4 and at >= 0.75 * len(g),
+            }
+        )
+    return out
 
 
 def _baselines(parents: Any, metric: str, test_metric: str) -> list[dict[str, Any]]:
@@ -168,27 +282,42 @@ def _wall_s(runs: Any) -> float:
         return math.nan
 
 
+def references(dataset: str | None = None, metric: str | None = None) -> Any:
+    """Published figures with their citations (suite/references.csv), optionally for one
+    dataset label (e.g. `ucr/GunPoint`) and metric."""
+    from importlib import resources
+
+    import pandas as pd
+
+    with resources.files("suite").joinpath("references.csv").open(encoding="utf-8") as f:
+        frame = pd.read_csv(f)
+    if dataset is not None:
+        frame = frame[frame["dataset"] == dataset]
+    if metric is not None:
+        frame = frame[frame["metric"] == metric]
+    return frame.reset_index(drop=True)
+
+
 def pareto(benchmark: str, tracking_uri: str | None = None) -> Any:
     """Each candidate's Pareto front, read from MLflow: one row per trial on its front."""
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
-    uri = tracking_uri or track.default_tracking_uri()
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(benchmark)
-    if exp is None or exp.lifecycle_stage == "deleted":
-        raise NotFound(f"no benchmark {benchmark!r} in {uri}")
-    goals = json.loads(exp.tags.get("suite.objectives", "[]"))
+    runs = read(benchmark, tracking_uri)
+    goals = json.loads(runs.tags.get("suite.objectives", "[]"))
     if len(goals) < 2:
         raise NotFound(f"benchmark {benchmark!r} has a single objective: no Pareto front")
-    runs = client.search_runs(
+    exp = runs.client.get_experiment_by_name(benchmark)
+    found = runs.client.search_runs(
         [exp.experiment_id],
         filter_string="tags.`suite.kind` = 'trial' and tags.`suite.pareto` = 'true'",
         max_results=50000,
     )
+    runs = track.latest_run_list(
+        runs, exp.tags
+    )  # an older study version of a candidate is not mixed in
     names = [m for m, _ in goals]
     rows = []
-    for r in runs:
+    for r in found:
         row: dict[str, Any] = {
             "candidate": r.data.tags.get(track.CANDIDATE),
             "trial": int(r.data.tags.get(track.TRIAL, -1)),
@@ -204,189 +333,3 @@ def pareto(benchmark: str, tracking_uri: str | None = None) -> Any:
     ).reset_index(drop=True)
     frame.attrs.update(benchmark=benchmark, objectives=goals)
     return frame
-
-
-def _pareto_rows(front: Any) -> tuple[list[str], list[list[str]]]:
-    names = [m for m, _ in front.attrs.get("objectives", [])]
-    header = ["candidate", "trial", *(f"{m} ({d[:3]})" for m, d in front.attrs["objectives"])]
-    rows = [
-        [
-            str(r["candidate"]),
-            str(r["trial"]),
-            *(_cell(_f(r[m])) for m in names),
-            _cell(r["params"]),
-        ]
-        for _, r in front.iterrows()
-    ]
-    return [*header, "params"], rows
-
-
-def pareto_text(front: Any, fmt: str) -> str:
-    """The Pareto fronts as csv, markdown or json."""
-    if fmt == "csv":
-        out = front.copy()
-        out["params"] = out["params"].map(json.dumps)
-        return out.to_csv(index=False)
-    if fmt == "json":
-        records = json.loads(front.to_json(orient="records"))
-        return json.dumps({**front.attrs, "rows": records}, indent=2) + "\n"
-    header, rows = _pareto_rows(front)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def render_pareto(front: Any, console: Any) -> None:
-    """Print each candidate's Pareto front as a rich table."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    header, rows = _pareto_rows(front)
-    table = Table(title=escape(f"{front.attrs.get('benchmark', '')}: Pareto fronts"))
-    for h in header:
-        table.add_column(escape(h), overflow="fold")
-    for row in rows:
-        table.add_row(*(escape(c) for c in row))
-    console.print(table)
-    console.print(
-        "  a trial is on its candidate's front when no other trial is at least as good on "
-        "every objective and better on one (validation split)",
-        style="dim",
-    )
-
-
-def _cell(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_short(v)}" for k, v in value.items())
-    return str(value)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not math.isnan(v)
-
-
-def _count(v: Any) -> str:
-    return f"{int(v):,}" if isinstance(v, int | float) and not math.isnan(v) else "-"
-
-
-def _short(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-
-def display_rows(frame: Any, wide: bool = True) -> tuple[list[str], list[list[str]]]:
-    """Header and string cells for a human-readable table (best params only when wide)."""
-    m, t = frame.attrs.get("metric", "val"), frame.attrs.get("test_metric", "test")
-    header = [
-        "#",
-        "candidate",
-        "family",
-        m.replace("_", " "),
-        t.replace("_", " ") + " (n)",
-        "params",
-        "epochs",
-        "train s",
-        "c/p/f",
-        "epochs used",
-        "wall s",
-    ]
-    tokens = "tok_kind" in frame and frame["tok_kind"].notna().any()
-    if tokens:
-        header[3:3] = ["tokenizer", "vocab", "tok/ex (p95)", "unk val", "cut"]
-    if wide:
-        header.append("best params")
-    rows = []
-    for i, r in frame.iterrows():
-        test = "-"
-        if isinstance(r["test_mean"], float) and not math.isnan(r["test_mean"]):
-            test = f"{r['test_mean']:.4f}"
-            if _is_number(r["seeds"]):
-                test += f"±{_cell(r['test_std'])} ({int(r['seeds'])})"
-        row = [
-            str(i + 1),
-            str(r["candidate"]),
-            _cell(r["family"]),
-            _cell(r["best_val"]),
-            test,
-            _count(r["params"]),
-            _count(r["epochs"]),
-            _cell(r["train_time_s"], 1),
-            "/".join(
-                str(int(r[k])) if _is_number(r[k]) else "-"
-                for k in ("trials_complete", "trials_pruned", "trials_failed")
-            ),
-            _count(r["epochs_total"]),
-            _cell(r["wall_s"], 0),
-        ]
-        if tokens:
-            row[3:3] = [
-                _cell(r["tok_kind"]),
-                _count(r["tok_vocab_size"]),
-                f"{_cell(r['tok_tokens_mean'], 1)} ({_cell(r['tok_tokens_p95'], 0)})",
-                _cell(r["tok_val_unk_rate"], 3),
-                _cell(r["tok_truncated"], 3),
-            ]
-        if wide:
-            row.append(_cell(r["best_params"]))
-        rows.append(row)
-    return header, rows
-
-
-def to_markdown(frame: Any) -> str:
-    header, rows = display_rows(frame)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def to_json(frame: Any) -> str:
-    records = json.loads(frame.to_json(orient="records"))
-    return json.dumps({**frame.attrs, "rows": records}, indent=2) + "\n"
-
-
-def to_csv(frame: Any) -> str:
-    out = frame.copy()
-    out["best_params"] = out["best_params"].map(
-        lambda d: json.dumps(d) if isinstance(d, dict) else ""
-    )
-    return out.to_csv(index=False)
-
-
-def render(frame: Any, console: Any) -> None:
-    """Print the leaderboard as a rich table."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    header, rows = display_rows(frame, wide=False)
-    table = Table(
-        title=escape(
-            f"{frame.attrs.get('benchmark', '')}: ranked by best "
-            f"{frame.attrs.get('metric')} ({frame.attrs.get('direction')})"
-        )
-    )
-    for i, h in enumerate(header):
-        width = max([len(r[i]) for r in rows] + [1])
-        table.add_column(escape(h), overflow="fold", min_width=width if i < 5 else None)
-    for row in rows:
-        table.add_row(*(escape(c) for c in row))
-    console.print(table)
-    for _, r in frame.iterrows():
-        if isinstance(r["best_params"], dict) and r["best_params"]:
-            console.print(
-                f"  {escape(str(r['candidate']))}: {escape(_cell(r['best_params']))}",
-                highlight=False,
-            )
-    console.print(
-        "  c/p/f = completed/pruned/failed trials; epochs used and wall s = the budget consumed "
-        "(all trials, all workers); best = validation, "
-        "test = the best configuration re-trained on each seed",
-        style="dim",
-    )
-    if frame.attrs.get("baselines"):
-        console.print(
-            "  baseline:* = naive forecasts scored on the same val/test windows, nothing trained",
-            style="dim",
-        )

@@ -61,23 +61,28 @@ def library_dirs() -> list[Path]:
 
 
 def models(dirs: Sequence[Path] | None = None) -> list[tuple[str, str, str, str]]:
-    """(file, family, reference, one-line description) of each model spec in the library."""
-    from suite.spec.load import load
-    from suite.spec.schema import ModelSpec
+    """(file, family, reference, one-line description) of each model spec in the library.
+
+    Read from the documents (`extends` resolved) without validating them: listing stays
+    fast; `suite validate` (and the test suite) check the specs.
+    """
+    from suite.spec.load import is_model_spec, load_raw
 
     rows = []
     for d in dirs if dirs is not None else library_dirs():
         for path in sorted(d.glob("*.yaml")):
-            spec = load(path)
-            if not isinstance(spec, ModelSpec):
+            spec, _ = load_raw(path)
+            if not is_model_spec(spec):
                 continue
-            ref = spec.reference
+            ref = spec.get("reference")
             where = ""
-            if ref is not None:
-                shape = "x".join(str(n) for n in ref.input_shape)
-                count = f", {ref.trainable_params:,} params" if ref.trainable_params else ""
-                where = f"{shape} -> {ref.outputs}{count}"
-            rows.append((f"models/{path.name}", spec.family, where, spec.description))
+            if isinstance(ref, dict) and ref.get("input_shape"):
+                shape = "x".join(str(n) for n in ref["input_shape"])
+                params = ref.get("trainable_params")
+                count = f", {params:,} params" if isinstance(params, int) else ""
+                where = f"{shape} -> {ref.get('outputs', 10)}{count}"
+            family, text = spec.get("family", "custom"), spec.get("description", "")
+            rows.append((f"models/{path.name}", str(family), where, str(text)))
     return sorted(rows, key=lambda r: (r[1], r[0]))
 
 
@@ -93,7 +98,13 @@ def benchmarks(tracking_uri: str | None = None) -> list[tuple[str, int, int]]:
         if exp.name == "Default":
             continue
         runs = client.search_runs([exp.experiment_id], max_results=5000)
-        cands = sum(1 for r in runs if r.data.tags.get(track.KIND) == "candidate")
+        cands = len(
+            {
+                r.data.tags.get(track.CANDIDATE)
+                for r in runs
+                if r.data.tags.get(track.KIND) == "candidate"
+            }
+        )  # a candidate's study versions have a parent run each
         out.append((exp.name, cands, len(runs)))
     return sorted(out)
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import gc
 import json
-import platform
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from suite import __version__, search, shared, track, transfer
+from suite import env, search, shared, track, transfer
 from suite.data import Dataset, prepare
 from suite.progress import Reporter
 from suite.registry import Registry
 from suite.search import Outcome, Pruned, fail_stale, open_study, run_search, tally
 from suite.spec.candidates import CandidateSpec, Concrete, candidates
-from suite.spec.load import spec_hash
+from suite.spec.load import legacy_spec_hash, spec_hash
 from suite.spec.schema import Benchmark
 from suite.tasks import TASKS, Task, direction_of
 
@@ -68,24 +68,13 @@ class Context:
     hash: str
     seed: int
     tags: dict[str, str] = field(default_factory=dict)
+    recycle: Callable[[], None] | None = None  # before each training: may raise Recycle
+    rerun_failed: bool = False  # retry only the failed trials (and seed runs)
 
 
 def environment() -> dict[str, str]:
-    """Versions and backend, tagged on every run."""
-    import keras
-    import mlflow
-    import numpy
-    import optuna
-
-    return {
-        "suite.version": __version__,
-        "suite.backend": keras.backend.backend(),
-        "suite.keras": keras.__version__,
-        "suite.optuna": optuna.__version__,
-        "suite.mlflow": mlflow.__version__,
-        "suite.numpy": numpy.__version__,
-        "suite.python": platform.python_version(),
-    }
+    """Versions, backend and device, tagged on every run (see suite.env)."""
+    return env.environment()
 
 
 def _select(bench: Benchmark, only: Sequence[str]) -> list[CandidateSpec]:
@@ -113,7 +102,7 @@ def _train_one(
     import keras
 
     from suite.build import build_model, trainable_params
-    from suite.train import fit, set_seed
+    from suite.train import fit, set_precision, set_seed
 
     prep = _inputs(ctx, concrete, run_id)
     data = prep.data
@@ -121,6 +110,7 @@ def _train_one(
     vocab = prep.tokenizer.vocab_size if prep.tokenizer else data.meta.get("vocabulary_size")
     keras.backend.clear_session()  # the previous trial's graph and weights go
     set_seed(seed)
+    set_precision(concrete.train)
     model = build_model(
         concrete.model.layers,
         data.input_shape,
@@ -187,8 +177,11 @@ def _summary_metrics(result: Any, metric: str) -> dict[str, float]:
     return out
 
 
-def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
-    """Median milliseconds to predict one batch of `x` (after one warm-up call)."""
+LATENCY_BATCH = 32  # the fixed batch on which seed runs measure inference latency
+
+
+def latencies(model: Any, x: Any, batch_size: int, repeats: int = 5) -> list[float]:
+    """Milliseconds to predict one batch of `x`, `repeats` times (after one warm-up call)."""
     batch = x[:batch_size]
     model.predict_on_batch(batch)
     times = []
@@ -196,7 +189,28 @@ def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
         t = time.perf_counter()
         model.predict_on_batch(batch)
         times.append((time.perf_counter() - t) * 1000)
-    return sorted(times)[len(times) // 2]
+    return times
+
+
+def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
+    """Median milliseconds to predict one batch of `x` (after one warm-up call)."""
+    times = sorted(latencies(model, x, batch_size, repeats))
+    return times[len(times) // 2]
+
+
+def latency_metrics(model: Any, x: Any, repeats: int = 10) -> dict[str, float]:
+    """Inference latency on the first LATENCY_BATCH examples: p50, p95 and samples/s."""
+    import numpy as np
+
+    times = latencies(model, x, LATENCY_BATCH, repeats)
+    n = min(LATENCY_BATCH, len(x))
+    p50, p95 = (float(v) for v in np.percentile(times, [50, 95]))
+    return {
+        "latency_p50_ms": p50,
+        "latency_p95_ms": p95,
+        "latency_batch": float(n),
+        "inference_samples_per_s": n / (p50 / 1000) if p50 > 0 else float("nan"),
+    }
 
 
 def _goal_values(
@@ -233,6 +247,7 @@ def _objective(ctx: Context, live: Live) -> Any:
                 **live.tags,
                 track.KIND: "trial",
                 track.TRIAL: str(trial.number),
+                track.SEED: str(ctx.seed),
                 "suite.params": json.dumps(params),
                 "suite.worker": _worker_label(),
             },
@@ -298,8 +313,19 @@ def _worker_label() -> str:
 def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     """Open (or join) the candidate's study, parent run and seed queue; clean up the dead."""
     bench = ctx.bench
-    tags = {**ctx.tags, track.FAMILY: cand.model.family, track.CANDIDATE: cand.name}
-    study_name = f"{bench.name}/{cand.name}"
+    study_name, version = _version(ctx, cand, storage)
+    tags = {
+        **ctx.tags,
+        track.FAMILY: cand.model.family,
+        track.CANDIDATE: cand.name,
+        track.STUDY: study_name,
+        track.VERSION: str(version),
+    }
+    # the tokenizer's name on the candidate matrix, else its kind (text candidates only)
+    named = getattr(cand, "tokenizer_name", None) or getattr(cand, "tokenizer", None)
+    tokenizer = track.tokenizer_label(named)
+    if tokenizer:
+        tags[track.TOKENIZER] = tokenizer
     try:
         study = open_study(
             study_name,
@@ -318,15 +344,9 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
             f"the study {study_name!r} optimizes {directions}, the spec "
             f"{[d for _, d in bench.search.goals]}; delete it with `suite delete {bench.name}`"
         )
-    known = study.user_attrs.get("spec_hash")
-    if known is None:
-        study.set_user_attr("spec_hash", ctx.hash)
-    elif known != ctx.hash:
-        raise RunError(
-            f"the study {study_name!r} was made by a different spec "
-            f"(hash {known}, now {ctx.hash}); rename the benchmark, "
-            f"or delete its results with `suite delete {bench.name}`"
-        )
+    for key, value in (("spec_hash", ctx.hash), ("data_fingerprint", ctx.data.fingerprint)):
+        if study.user_attrs.get(key) is None:
+            study.set_user_attr(key, value)
     grid = shared.grid_size(study)
     trials = min(trials, grid) if grid else trials
     enqueue = None if grid else cand.defaults()
@@ -350,9 +370,39 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     )
     ctx.tracker.log_text(parent, bench_yaml(bench), "spec/benchmark.yaml")
     ctx.tracker.log_metrics(parent, baseline_metrics(ctx.data))
+    ctx.tracker.tag_batch(parent, tags)  # the environment of its latest worker
+    ctx.tracker.set_experiment_tags({track.current_key(cand.name): str(version)})
     if stale:
         ctx.reporter.message(f"{cand.name}: trial(s) {list(stale)} were interrupted; marked failed")
-    return Live(cand, study, seeds, parent, tags, trials, stale)
+    live = Live(cand, study, seeds, parent, tags, trials, stale)
+    if ctx.recycle is not None:  # a replaced process keeps its predecessor's clock
+        from suite.workers import clock
+
+        live.started = clock(cand.name)
+    return live
+
+
+def _version(ctx: Context, cand: CandidateSpec, storage: str) -> tuple[str, int]:
+    """The candidate's study for this spec and data: a new version when either changed."""
+    base = f"{ctx.bench.name}/{cand.name}"
+    keys = {
+        "spec_hash": (ctx.hash, legacy_spec_hash(ctx.bench)),
+        "data_fingerprint": (ctx.data.fingerprint,),
+    }
+    name, version, new = shared.study_version(storage, base, keys)
+    if new and version > 1:
+        ctx.reporter.message(
+            f"{cand.name}: the spec or the data changed since the earlier results; starting "
+            f"study version {version} ({name!r}); earlier versions stay as they were"
+        )
+    return name, version
+
+
+def _retry_failed(live: Live) -> int | None:
+    """With --rerun-failed: queue the failed trials again; the budget that runs exactly them."""
+    retried = shared.enqueue_failed(live.study)
+    now = tally(live.study)
+    return now.counted + now.waiting + now.running if retried or now.waiting else None
 
 
 def _search(ctx: Context, live: Live, wait: bool) -> None:
@@ -360,6 +410,11 @@ def _search(ctx: Context, live: Live, wait: bool) -> None:
     left = (
         None if spec.timeout is None else max(0.0, spec.timeout - (time.monotonic() - live.started))
     )
+    if ctx.rerun_failed:
+        budget = _retry_failed(live) if not live.outcomes else None
+        if budget is None:
+            return
+        live.trials = budget
     ctx.reporter.candidate(live.cand.name, min(tally(live.study).counted, live.trials), live.trials)
     try:
         live.outcomes += run_search(
@@ -371,6 +426,8 @@ def _search(ctx: Context, live: Live, wait: bool) -> None:
             epochs_budget=spec.epochs_budget,
             on_trial=lambda o: ctx.reporter.trial_end(o.state, o.value),
             wait=wait,
+            before_trial=ctx.recycle,
+            queued_only=ctx.rerun_failed,
         )
     except RuntimeError as e:
         live.error = str(e)
@@ -395,7 +452,7 @@ def _seed_runs(ctx: Context, live: Live) -> None:
             ctx.reporter.message(f"{live.cand.name}: seed run {p['seed']} failed: {e}")
             raise
 
-    shared.run_queued(live.seeds, work)
+    shared.run_queued(live.seeds, work, ctx.recycle)
 
 
 def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: int) -> float:
@@ -405,7 +462,7 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
     cand = live.cand
     run_id = ctx.tracker.child_run(
         live.parent,
-        f"{cand.name}/seed-{seed}" + (f"-rank-{rank}" if rank > 1 else ""),
+        f"{cand.name}/trial-{source.number}/seed-{seed}",
         {
             **live.tags,
             track.KIND: "seed",
@@ -428,7 +485,11 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
         task = ctx.task if data is ctx.data else ctx.task.bind(data)
         test.update(task.extra_test_metrics(model, data, concrete.train.batch_size))
         metrics.update({f"test_{k}": v for k, v in test.items()})
+        metrics.update(latency_metrics(model, ctx.data.test.x))
         ctx.tracker.log_metrics(run_id, metrics)
+        if ctx.data.target == "class" and ctx.data.test.y.ndim == 1:
+            pred = model.predict(ctx.data.test.x, batch_size=concrete.train.batch_size, verbose=0)
+            ctx.tracker.log_confusion(run_id, ctx.data.test.y, pred.argmax(-1), ctx.data.classes)
         ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
         ctx.tracker.end(run_id)
         return float(metrics.get("test_" + metric.removeprefix("val_"), metrics["objective"]))
@@ -501,12 +562,19 @@ def run(
     storage: str | None = None,
     tracking_uri: str | None = None,
     reporter: Reporter | None = None,
+    recycle: Callable[[], None] | None = None,
+    source: str | Path | None = None,
+    rerun_failed: bool = False,
 ) -> list[CandidateSummary]:
     """Run (or resume, or join) every selected candidate's search and its seed runs.
 
     First each candidate's search goes as far as this worker can take it; then, in turn,
     it waits for other workers' last trials (taking over any that fail), runs queued seed
-    runs, and records the candidate. Results land in MLflow and Optuna.
+    runs, and records the candidate. Results land in MLflow and Optuna. `source` (the spec
+    file) gives the git commit tagged on every run; `rerun_failed` retries only the failed
+    trials and seed runs. `recycle()` runs before each training and may raise
+    `suite.workers.Recycle`: this worker then stops where it is (nothing finished is lost)
+    for a fresh process to carry on.
     """
     reporter = reporter or Reporter()
     chosen = _select(bench, only)
@@ -525,6 +593,9 @@ def run(
             track.DIRECTION: bench.search.resolved_direction,
             "suite.objectives": json.dumps(bench.search.goals),
             "suite.task": bench.task,
+            track.EXPERIMENT_KIND: track.MODEL_TRAINING,  # the UI opens on its runs
+            "suite.data": json.dumps(bench.data.model_dump(mode="json"))[:5000],
+            "suite.target": json.dumps(bench.search.target),
         }
     )
     tags = {
@@ -532,6 +603,8 @@ def run(
         track.FINGERPRINT: data.fingerprint,
         track.DATASET: data.name,
         **environment(),
+        **env.git_state(source),
+        env.DETERMINISTIC: str(env.deterministic()).lower(),
     }
     ctx = Context(
         bench,
@@ -542,6 +615,8 @@ def run(
         h,
         bench.seed_list[0] if bench.seed_list else 0,
         tags,
+        recycle,
+        rerun_failed,
     )
     # Libraries and the dataset live as long as the process: frozen, they are not rescanned
     # by the full collection Keras runs between trials (0.5 s a trial otherwise).

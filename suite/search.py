@@ -462,6 +462,8 @@ def run_search(
     enqueue: Mapping[str, Any] | None = None,
     on_trial: Callable[[Outcome], None] | None = None,
     wait: bool = True,
+    before_trial: Callable[[], None] | None = None,
+    queued_only: bool = False,
 ) -> list[Outcome]:
     """Ask/tell until the budget is spent: `trials` completed or pruned (failed ones do not
     count), `timeout` seconds of this worker, or `epochs_budget` epochs of all trials.
@@ -469,7 +471,8 @@ def run_search(
     `objective(trial, params)` returns the value (or values), raises Pruned, or raises to
     fail the trial. On a new study, `enqueue` (the spec's own values) becomes the first
     trial. While other workers' running trials fill the rest of the budget, wait for them
-    (one may fail and leave room) or, with `wait=False`, return.
+    (one may fail and leave room) or, with `wait=False`, return. `before_trial()` runs
+    before each trial is asked (it may raise to stop this worker, e.g. to recycle it).
     """
     if enqueue and not study.trials and not _is_grid(study):
         study.enqueue_trial(dict(enqueue), skip_if_exists=True)
@@ -485,11 +488,15 @@ def run_search(
             break
         if epochs_budget is not None and now.epochs >= epochs_budget:
             break
+        if queued_only and now.waiting == 0:
+            break
         if now.counted + now.running >= trials:
             if not wait:
                 break
             time.sleep(POLL_S)
             continue
+        if before_trial is not None:
+            before_trial()
         trial = _ask(study)
         with owned(study, trial._trial_id):
             if _over_budget(study, trial._trial_id, trials):

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,25 @@ ERROR, SPEC_HASH, FINGERPRINT, DATASET = (
     "suite.dataset",
 )
 METRIC, DIRECTION, STUDY = "suite.metric", "suite.direction", "suite.study"
+VERSION, REPRODUCES = "suite.study_version", "suite.reproduces"
+TOKENIZER, BEST_TRIAL = "suite.tokenizer", "suite.best_trial"
+EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow UI: model training, not GenAI traces
+MODEL_TRAINING = "custom_model_development"
+CONFUSION = "confusion/test.json"  # seed runs of classification: the test confusion matrix
+
+
+def tokenizer_label(tokenizer: Any) -> str | None:
+    """A short name for a candidate's tokenizer (a name, or a one-key `{kind: {...}}`)."""
+    if tokenizer is None:
+        return None
+    if isinstance(tokenizer, str):
+        return tokenizer
+    for attr in ("name", "kind"):
+        value = getattr(tokenizer, attr, None)
+        if isinstance(value, str):
+            return value
+    fields = getattr(type(tokenizer), "model_fields", None)
+    return next(iter(fields)) if fields else str(tokenizer)[:100]
 
 
 def default_tracking_uri() -> str:
@@ -41,6 +60,23 @@ def default_tracking_uri() -> str:
     root = settings.results_dir().resolve()
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def mark_experiments(uri: str) -> int:
+    """Tag the suite's experiments that predate it as model training for the MLflow UI
+    (else it opens them on GenAI traces); returns how many it tagged. Best effort."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    done = 0
+    try:
+        for exp in client.search_experiments():
+            if METRIC in exp.tags and EXPERIMENT_KIND not in exp.tags:
+                client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
+                done += 1
+    except Exception:  # a read-only or unreachable store: the UI still starts
+        return done
+    return done
 
 
 def flatten(doc: Any, prefix: str = "") -> dict[str, str]:
@@ -104,16 +140,30 @@ class Tracker:
         return None
 
     def set_experiment_tags(self, tags: Mapping[str, str]) -> None:
+        """Set the tags that differ; a worker racing another to set the same tag is not an error."""
+        from mlflow.exceptions import MlflowException
+
+        have = self.client.get_experiment(self.experiment_id).tags
         for k, v in tags.items():
-            self.client.set_experiment_tag(self.experiment_id, k, v)
+            if have.get(k) == v:
+                continue
+            try:
+                self.client.set_experiment_tag(self.experiment_id, k, v)
+            except MlflowException:
+                # two workers inserting one tag at once: the store keeps one; check it is ours
+                if self.client.get_experiment(self.experiment_id).tags.get(k) != v:
+                    raise
 
     def candidate_run(self, candidate: str, tags: Mapping[str, str]) -> str:
         """The candidate's parent run: reopened when it exists (resume), else created."""
-        found = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{KIND}` = 'candidate' and tags.`{CANDIDATE}` = '{candidate}'",
-            max_results=1,
-        )
+        query = f"tags.`{KIND}` = 'candidate' and tags.`{CANDIDATE}` = '{candidate}'"
+        if tags.get(VERSION, "1") != "1":  # a later study version has a parent run of its own
+            query += f" and tags.`{VERSION}` = '{tags[VERSION]}'"
+        found = [
+            r
+            for r in self.client.search_runs([self.experiment_id], filter_string=query)
+            if r.data.tags.get(VERSION, "1") == tags.get(VERSION, "1")
+        ]
         if found:
             run_id = found[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
@@ -192,8 +242,22 @@ class Tracker:
         for k, v in tags.items():
             self.client.set_tag(run_id, k, v)
 
+    def tag_batch(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set many tags in one call."""
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+
     def log_text(self, run_id: str, text: str, path: str) -> None:
         self.client.log_text(run_id, text, path)
+
+    def log_confusion(self, run_id: str, y_true: Any, y_pred: Any, classes: Sequence[str]) -> None:
+        """The confusion matrix (rows: true class, columns: predicted) as `CONFUSION`."""
+        from sklearn.metrics import confusion_matrix
+
+        matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(classes))))
+        doc = {"split": "test", "labels": [str(c) for c in classes], "matrix": matrix.tolist()}
+        self.log_text(run_id, json.dumps(doc), CONFUSION)
 
     def log_model(self, run_id: str, model: Any) -> None:
         """Save `model` as model/model.keras in the run's artifacts."""
@@ -208,6 +272,43 @@ class Tracker:
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+
+
+def current_key(candidate: str) -> str:
+    """The experiment tag naming the study version a candidate's latest run used."""
+    return _key(f"{VERSION}.{candidate}")
+
+
+def _current(candidate: Any, versions: dict[str, int], exp_tags: Mapping[str, str]) -> int:
+    given = exp_tags.get(current_key(str(candidate)), "")
+    return int(given) if given.isdigit() else versions.get(candidate, 1)
+
+
+def latest_versions(runs: Any, exp_tags: Mapping[str, str] | None = None) -> Any:
+    """The rows of an `mlflow.search_runs` frame that belong to each candidate's current study
+    version (the one its latest run used, else the highest; untagged runs are version 1):
+    other versions are never mixed in."""
+    tag, cand = f"tags.{VERSION}", f"tags.{CANDIDATE}"
+    if runs.empty or tag not in runs or cand not in runs:
+        return runs
+    version = runs[tag].fillna("1").astype(int)
+    highest = version.groupby(runs[cand]).max().to_dict()
+    current = runs[cand].map(lambda c: _current(c, highest, exp_tags or {}))
+    return runs[(version == current) | runs[cand].isna()]
+
+
+def latest_run_list(runs: list[Any], exp_tags: Mapping[str, str] | None = None) -> list[Any]:
+    """The MLflow runs (entities) of each candidate's current study version."""
+    highest: dict[str, int] = {}
+    for r in runs:
+        cand, v = r.data.tags.get(CANDIDATE, ""), int(r.data.tags.get(VERSION, "1"))
+        highest[cand] = max(highest.get(cand, v), v)
+    return [
+        r
+        for r in runs
+        if int(r.data.tags.get(VERSION, "1"))
+        == _current(r.data.tags.get(CANDIDATE, ""), highest, exp_tags or {})
+    ]
 
 
 def epoch_logger(tracker: Tracker, run_id: str) -> Any:

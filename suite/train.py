@@ -55,8 +55,73 @@ def loss_for(recipe: Train, task: Task) -> Any:
     return SparseSmoothedCrossentropy(recipe.label_smoothing)
 
 
-def compile_model(model: Any, recipe: Train, task: Task, *, rate_factor: float = 1.0) -> None:
-    """Compile with the recipe's optimizer (its rate times `rate_factor`), clipping, penalty."""
+# Samples trained in a trial (examples x epochs) from which XLA pays for its compilation
+# (5-12 s more in the first epoch) on a CPU: it made recurrent models 2-3x faster there and
+# convolutional ones 1.3-2.6x slower (benchmarks/README.md).
+XLA_MIN_SAMPLES = 20_000
+
+
+def _recurrent(model: Any) -> bool:
+    import keras
+
+    return any(isinstance(layer, keras.layers.RNN) for layer in model._flatten_layers())
+
+
+def resolve_jit(model: Any, recipe: Train, examples: int) -> bool | str:
+    """The recipe's `jit_compile`; `auto` is Keras' own choice (XLA off on CPU-only
+    TensorFlow) except for recurrent models on CPU-only TensorFlow, compiled when the trial
+    trains at least XLA_MIN_SAMPLES samples."""
+    if recipe.jit_compile != "auto":
+        return recipe.jit_compile
+    import keras
+
+    if keras.backend.backend() != "tensorflow" or not _recurrent(model):
+        return "auto"
+    import tensorflow as tf
+
+    if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
+        return "auto"
+    return examples * total_epochs(recipe) >= XLA_MIN_SAMPLES
+
+
+# Batches per compiled call by default: 8 made a small CNN's steady epochs 1.8-2.2x faster
+# on this loaded CPU (per-step dispatch amortised; inconclusive when quiet), and an LSTM's
+# 0-8 % slower, so recurrent models keep 1 (benchmarks/README.md).
+STEPS_PER_EXECUTION = 8
+
+
+def steps_per_execution(recipe: Train, model: Any = None) -> int:
+    """The recipe's `steps_per_execution`; `auto` is STEPS_PER_EXECUTION, or 1 for recurrent
+    models and with PyTorch (Keras' PyTorch trainer runs one batch per call)."""
+    if recipe.steps_per_execution != "auto":
+        return int(recipe.steps_per_execution)
+    import keras
+
+    if keras.backend.backend() == "torch" or (model is not None and _recurrent(model)):
+        return 1
+    return STEPS_PER_EXECUTION
+
+
+def set_precision(recipe: Train) -> None:
+    """Mixed precision (float16 compute, float32 weights) when the recipe asks, else float32;
+    a global setting of Keras, so it is set before each model is built."""
+    import keras
+
+    keras.mixed_precision.set_global_policy(
+        "mixed_float16" if recipe.mixed_precision else "float32"
+    )
+
+
+def compile_model(
+    model: Any,
+    recipe: Train,
+    task: Task,
+    *,
+    rate_factor: float = 1.0,
+    jit_compile: bool | str = "auto",
+) -> None:
+    """Compile with the recipe's optimizer (its rate times `rate_factor`), clipping, penalty,
+    `steps_per_execution` and `jit_compile` (as `resolve_jit` decided)."""
     name, params = unwrap(recipe.optimizer)
     params["learning_rate"] = params["learning_rate"] * rate_factor
     for clip in ("clipnorm", "clipvalue", "global_clipnorm"):
@@ -70,6 +135,8 @@ def compile_model(model: Any, recipe: Train, task: Task, *, rate_factor: float =
         optimizer=OPTIMIZERS.get(name)(**params),
         loss=loss_for(recipe, task),
         metrics=list(task.metrics),
+        steps_per_execution=steps_per_execution(recipe, model),
+        jit_compile=jit_compile,
     )
 
 
@@ -260,7 +327,8 @@ def fit(
     best epoch is the one whose weights the model ends with; otherwise it is the best
     epoch of `monitor`.
     """
-    compile_model(model, recipe, task)
+    jit = resolve_jit(model, recipe, len(data.train))
+    compile_model(model, recipe, task, jit_compile=jit)
     timer = _timer()
     weights = class_weights(recipe, data.train.y, data.num_classes)
     phases = _Phases(data, recipe, weights, _early_stopping(recipe), timer, task.callbacks(data))
@@ -271,7 +339,7 @@ def fit(
         from suite.transfer import unfreeze
 
         unfreeze(model, ft.unfreeze)
-        compile_model(model, recipe, task, rate_factor=ft.learning_rate_factor)
+        compile_model(model, recipe, task, rate_factor=ft.learning_rate_factor, jit_compile=jit)
         phases.run(model, ft.epochs, [_rate_log(), *callbacks])
     total = time.perf_counter() - start
     epochs = len(timer.durations)

@@ -17,7 +17,11 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from suite import settings
 from suite.progress import Reporter
+
+RECYCLED = "SUITE_RECYCLED"  # environment: how many times this worker was replaced
+CLOCKS = "SUITE_CLOCKS"  # environment: when the worker started on each candidate (wall clock)
 
 
 def _start_time(pid: int) -> int | None:
@@ -109,6 +113,66 @@ def launch(n: int, args: Sequence[str]) -> int:
             p.wait()
         raise
     return max(codes, key=abs)
+
+
+class Recycle(Exception):
+    """This process has run its share of trials: a fresh process carries on its work."""
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (0 where /proc does not tell it)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
+
+
+class Recycler:
+    """Decides, before each trial or seed run, whether this process should give way to a
+    fresh one: after `every` trainings, or once its resident memory grew `mb` MB over its
+    level after its first training (TensorFlow keeps some memory per trial even after
+    `clear_session()`). A process always runs at least one training."""
+
+    def __init__(self, every: int | None = None, mb: float | None = None) -> None:
+        self.every = settings.recycle_every() if every is None else every
+        self.mb = settings.recycle_mb() if mb is None else mb
+        self.trained = 0
+        self.base: float | None = None
+
+    def __call__(self) -> None:
+        """Raise Recycle when due; else count the training about to start."""
+        if self.trained == 1 and self.base is None:
+            self.base = rss_mb()
+        if self.trained and self.every and self.trained >= self.every:
+            raise Recycle(f"{self.trained} trials run")
+        if self.trained and self.mb and self.base:
+            grown = rss_mb() - self.base
+            if grown > self.mb:
+                raise Recycle(f"memory grew {grown:.0f} MB in {self.trained} trials")
+        self.trained += 1
+
+
+def clock(name: str) -> float:
+    """When this worker started on candidate `name` (time.monotonic()): a replaced process
+    keeps the clock of the one it replaces, so a timeout is not restarted by recycling."""
+    import json
+    import time
+
+    clocks = json.loads(os.environ.get(CLOCKS, "{}"))
+    clocks.setdefault(name, time.time())
+    os.environ[CLOCKS] = json.dumps(clocks)
+    return time.monotonic() - max(0.0, time.time() - clocks[name])
+
+
+def replace_process(reason: str) -> None:
+    """Replace this process by a fresh run of the same command (same pid; the stores hold
+    everything done so far, so the new process resumes where this one stopped)."""
+    n = int(os.environ.get(RECYCLED, "0")) + 1
+    os.environ[RECYCLED] = str(n)
+    print(f"recycling the worker process ({reason}); restart {n}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 class LineReporter(Reporter):

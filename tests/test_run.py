@@ -222,9 +222,14 @@ def test_failing_candidate_is_recorded_and_others_run(results: Path, tmp_path: P
     assert all("conv1d" in r.data.tags["suite.error"] for r in failed)
 
 
-def test_changed_spec_is_refused_for_an_existing_study(results: Path, tmp_path: Path) -> None:
-    from suite.runner import RunError, run
+def test_changed_spec_starts_a_new_study_version(results: Path, tmp_path: Path) -> None:
+    import optuna
+
+    from suite.runner import run
+    from suite.search import default_storage
 
     run(_load(tmp_path, overrides=("seeds=0",)), only=["cnn"], trials=1)
-    with pytest.raises(RunError, match="different spec"):
-        run(_load(tmp_path, overrides=("seeds=0", "train.epochs=2")), only=["cnn"], trials=1)
+    run(_load(tmp_path, overrides=("seeds=0", "train.epochs=2")), only=["cnn"], trials=1)
+    names = sorted(optuna.get_all_study_names(default_storage()))
+    assert [n for n in names if not n.endswith(":seeds")] == ["tiny/cnn", "tiny/cnn@v2"]
+    assert len(_study("cnn").trials) == 1  # the first version is left as it was

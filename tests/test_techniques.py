@@ -374,6 +374,7 @@ candidates:
         - dense: {units: 16}
 train: {epochs: 2, batch_size: 32}
 search: {trials: 1}
+seeds: 0
 """
 
 
@@ -486,6 +487,7 @@ train:
   fine_tune: {{epochs: 1, unfreeze: -3}}
 search:
   trials: 1
+seeds: 0
 """
     path = tmp_path / "target.yaml"
     path.write_text(text)

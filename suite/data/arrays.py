@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from suite.data.base import DATASETS, DataError, Modality, Raw
 from suite.data.files import check_finite, encode_labels, resolve_file
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 
 def _shape_for(

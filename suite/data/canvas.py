@@ -7,12 +7,16 @@ Train, val and test canvases draw their images from disjoint pools of source ima
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
 from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Raw, stratified_split
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 Placement = tuple[int, int, int, int]  # (canvas, source image, top, left)
 

@@ -7,12 +7,15 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
-
-import numpy as np
+from typing import IO, TYPE_CHECKING
 
 from suite.data.base import DataError
 from suite.settings import data_dirs
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 DATA_DIR_HINT = "set SUITE_DATA_DIR to the folder that holds it (several: os.pathsep-separated)"
 

@@ -11,13 +11,17 @@ max or majority (a planted strict majority digit); `seed` fixes pools, digits an
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
 from pydantic import Field
 
 from suite.data.base import DATASETS, Raw, stratified_split
 from suite.data.images import digits
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 Rule = Literal["sum", "sum_mod_10", "max", "majority"]
 RULES: dict[str, str] = {

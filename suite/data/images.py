@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import DATA_DIR_HINT, atomic_write, listing
 from suite.settings import cache_dir, data_dirs
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 
 @DATASETS.register("digits")
@@ -88,6 +92,32 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
 
 
+def _decoded(found: dict[str, Path]) -> list[np.ndarray]:
+    """The four idx files' arrays, from an uncompressed .npz under the cache dir written on
+    the first read (decoding the gzip files costs about a second in every process)."""
+    import hashlib
+    import zipfile
+
+    stamp = [
+        (str(found[s].resolve()), found[s].stat().st_size, found[s].stat().st_mtime_ns)
+        for s in FASHION_FILES
+    ]
+    key = hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]
+    path = cache_dir() / "fashion_mnist" / f"decoded-{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return [f[f"a{i}"] for i in range(len(FASHION_FILES))]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass  # absent or unreadable: decode and write it
+    arrays = [read_idx(found[s]) for s in FASHION_FILES]
+    try:
+        with atomic_write(path) as f:
+            np.savez(f, **{f"a{i}": a for i, a in enumerate(arrays)})
+    except OSError:  # an unwritable cache only costs decoding next time
+        pass
+    return arrays
+
+
 def _download(target: Path, timeout: float) -> None:
     import urllib.request  # lazily: it pulls in http and ssl
 
@@ -125,10 +155,7 @@ def load_fashion_mnist(dirs: list[Path], download_to: Path | None, timeout: floa
             + ", ".join(f"{s}[.gz]" for s in FASHION_FILES)
             + f"). Looked in:\n{listing(dirs)}\nand {why}.\n{FASHION_HOW}"
         )
-    x_train = read_idx(found["train-images-idx3-ubyte"])
-    y_train = read_idx(found["train-labels-idx1-ubyte"])
-    x_test = read_idx(found["t10k-images-idx3-ubyte"])
-    y_test = read_idx(found["t10k-labels-idx1-ubyte"])
+    x_train, y_train, x_test, y_test = _decoded(found)
     for x, y in ((x_train, y_train), (x_test, y_test)):
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y) or (y > 9).any():
             raise DataError(

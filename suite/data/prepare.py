@@ -20,8 +20,7 @@ they are shared.
 from __future__ import annotations
 
 import inspect
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from suite.data.base import (
     DATASETS,
@@ -37,6 +36,11 @@ from suite.data.base import (
     stratified_split,
 )
 from suite.data.series import prepare_series
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 _MEMO: dict[tuple[object, ...], Dataset] = {}
 

@@ -10,12 +10,16 @@ those units and MAPE is the plain percentage error.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Dataset, Series, Split, fingerprint
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 Steps = Annotated[int, Field(ge=1)]
 EPSILON = 1e-7  # keras.backend.epsilon(): MAPE's floor on |y|, as Keras computes it

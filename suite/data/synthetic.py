@@ -6,12 +6,16 @@ import random
 import warnings
 import zipfile
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import atomic_write
 from suite.settings import cache_dir
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 MNIST1D_KEYS = ("x", "y", "x_test", "y_test")
 

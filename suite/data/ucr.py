@@ -6,12 +6,16 @@ import contextlib
 import difflib
 import importlib.util
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import DATA_DIR_HINT, listing
 from suite.settings import data_dirs
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 UCR_HOW = (
     "`pip install --no-deps aeon` ships a few problems (GunPoint, ItalyPowerDemand, ArrowHead, "

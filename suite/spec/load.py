@@ -162,14 +162,65 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
     return bench
 
 
-def spec_hash(bench: Any) -> str:
-    """Hash of everything that changes results (the budget excluded), 16 hex digits."""
-    doc = bench.model_dump(mode="json", by_alias=True)
-    for key in ("trials", "timeout", "epochs_budget"):
-        doc["search"].pop(key, None)
-    doc.pop("description", None)
+BUDGET = ("trials", "timeout", "epochs_budget")
+# left out of the hash: the budget, and the target metric value (it changes no result)
+UNHASHED = (*BUDGET, "target")
+
+
+def given(value: Any) -> Any:
+    """A spec record as JSON with every field equal to its default left out (recursively), so
+    a field added later with a default leaves the documents of older specs unchanged.
+
+    A component's name is kept even when all its parameters are defaults (`{flatten: {}}`).
+    """
+    from pydantic import BaseModel
+    from pydantic_core import to_jsonable_python
+
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        out = {}
+        for name, f in fields.items():
+            v = getattr(value, name)
+            if len(fields) > 1 and not f.is_required():
+                try:
+                    if v == f.get_default(call_default_factory=True):
+                        continue
+                except Exception:  # a default that cannot be built or compared: keep the value
+                    pass
+            out[f.alias or name] = given(v)
+        return out
+    if isinstance(value, dict):
+        return {str(k): given(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [given(v) for v in value]
+    return to_jsonable_python(value)
+
+
+def _digest(doc: Any) -> str:
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-__all__ = ["SpecError", "format_path", "load", "load_raw", "spec_hash"]
+def spec_hash(bench: Any) -> str:
+    """Hash of everything that changes results (budget and description excluded), 16 hex
+    digits, over the values that differ from their defaults."""
+    doc = given(bench)
+    for key in UNHASHED:
+        doc.get("search", {}).pop(key, None)
+    doc.pop("description", None)
+    return _digest(doc)
+
+
+def legacy_spec_hash(bench: Any) -> str:
+    """The hash earlier releases recorded (defaults included, `seeds` then defaulting to 0), to
+    recognise their studies."""
+    if "seeds" not in bench.model_fields_set:
+        bench = bench.model_copy(update={"seeds": 0})
+    doc = bench.model_dump(mode="json", by_alias=True)
+    for key in UNHASHED:
+        doc["search"].pop(key, None)
+    doc.pop("description", None)
+    return _digest(doc)
+
+
+__all__ = ["SpecError", "format_path", "legacy_spec_hash", "load", "load_raw", "spec_hash"]

@@ -32,17 +32,9 @@ def _blocks_in_blocks(ann: Any) -> Any:
     return ann
 
 
-def _resolve_layer_refs(union: Any) -> None:
-    for member in get_args(get_args(union)[0]):
-        wrapper = get_args(member)[0]
-        params = next(iter(wrapper.model_fields.values())).annotation
-        if not params.__pydantic_complete__:
-            params.model_rebuild(_types_namespace={"Layer": union})
-            wrapper.model_rebuild(force=True)
-
-
-Layer = tagged_union(BLOCKS, "block", _blocks_in_blocks)
-_resolve_layer_refs(Layer)
+# Blocks holding blocks refer to `Layer` by name: their (deferred) models are made in this
+# module, so the reference resolves here when they are first built.
+Layer = tagged_union(BLOCKS, "block", _blocks_in_blocks, module=__name__)
 Optimizer = tagged_union(OPTIMIZERS, "optimizer")
 Schedule = tagged_union(SCHEDULES, "schedule")
 Sampler = tagged_union(SAMPLERS, "sampler")
@@ -149,6 +141,18 @@ class Train(Strict):
     fine_tune: FineTune | None = Field(
         None, description="after the main epochs, unfreeze and train on at a lower rate"
     )
+    jit_compile: Literal["auto"] | bool = Field(
+        "auto",
+        description="XLA: auto = Keras' choice, except recurrent models on a CPU with "
+        "TensorFlow, compiled when the trial is long enough (see benchmarks/README.md)",
+    )
+    steps_per_execution: Literal["auto"] | Annotated[int, Field(ge=1)] = Field(
+        "auto",
+        description="batches per compiled call: auto = 8, or 1 for recurrent models and PyTorch",
+    )
+    mixed_precision: bool = Field(
+        False, description="mixed_float16 compute (GPUs; slower on CPUs, which stay float32)"
+    )
 
     @field_validator("class_weight")
     @classmethod
@@ -211,6 +215,11 @@ class Search(Strict):
     )
     seeds_top_k: int = Field(
         1, ge=1, description="re-train the k best configurations (Pareto front order) on the seeds"
+    )
+    target: float | None = Field(
+        None,
+        description="a value of `metric` that counts as reached: the leaderboard reports the "
+        "time and epochs each candidate needed to reach it",
     )
     space: dict[str, Param] = Field(
         default_factory=dict, description="dimensions shared by every candidate (train.*)"
@@ -344,7 +353,10 @@ class Benchmark(Strict):
     train: Train = Field(default_factory=Train)
     search: Search = Field(default_factory=Search)
     seeds: int | list[int] = Field(
-        0, description="re-train each candidate's best configuration on N seeds (or these seeds)"
+        10,
+        description="re-train each candidate's best configuration on N seeds (or these seeds); "
+        "paired tests need enough of them: with 5 an exact two-sided Wilcoxon test never "
+        "reaches p < 0.05, with 10 it can after Holm's correction for up to 7 candidates",
     )
 
     @field_validator("task")

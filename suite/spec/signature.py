@@ -11,7 +11,7 @@ import typing
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model
+from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
 
 from suite.registry import Registry
 from suite.spec.base import Strict
@@ -21,14 +21,25 @@ Substitute = Callable[[Any], Any]
 FAMILY_NAMES: dict[str, tuple[str, ...]] = {}  # family -> registered names, for messages
 
 
+class Deferred(Strict):
+    """A component's model: built within the first spec model that uses it, not on its own
+    (a validator per component would double the start-up of the CLI)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 def _identity(ann: Any) -> Any:
     return ann
 
 
 def params_model(
-    fn: Callable[..., Any], model_name: str, substitute: Substitute = _identity
+    fn: Callable[..., Any],
+    model_name: str,
+    substitute: Substitute = _identity,
+    module: str | None = None,
 ) -> type[Strict]:
-    """A frozen model whose fields are `fn`'s keyword parameters (type hints and defaults)."""
+    """A frozen model whose fields are `fn`'s keyword parameters (type hints and defaults);
+    forward references in its substituted hints resolve in `module` (default: this one)."""
     hints = typing.get_type_hints(fn, include_extras=True)
     fields: dict[str, Any] = {}
     for p in inspect.signature(fn).parameters.values():
@@ -38,7 +49,7 @@ def params_model(
         default = ... if p.default is inspect.Parameter.empty else p.default
         fields[p.name] = (ann, default)
     doc = (fn.__doc__ or "").strip().splitlines()
-    model = create_model(model_name, __base__=Strict, **fields)
+    model = create_model(model_name, __base__=Deferred, __module__=module or __name__, **fields)
     model.__doc__ = doc[0] if doc else None
     return model
 
@@ -64,13 +75,25 @@ def tag_of(value: Any) -> str | None:
     return None
 
 
-def tagged_union(registry: Registry[Any], family: str, substitute: Substitute = _identity) -> Any:
-    """An annotated union over every entry of `registry`, written `{name: {params}}`."""
+def tagged_union(
+    registry: Registry[Any],
+    family: str,
+    substitute: Substitute = _identity,
+    module: str | None = None,
+) -> Any:
+    """An annotated union over every entry of `registry`, written `{name: {params}}`.
+
+    Its models are built lazily (`defer_build`), on the first validation that needs them,
+    with forward references resolved in `module`.
+    """
     members = []
     for name, fn in registry.items():
-        params = params_model(fn, f"{family}.{name}", substitute)
+        params = params_model(fn, f"{family}.{name}", substitute, module)
         wrapper = create_model(
-            f"{family}:{name}", __base__=Strict, **{name: (params, Field(default_factory=params))}
+            f"{family}:{name}",
+            __base__=Deferred,
+            __module__=module or __name__,
+            **{name: (params, Field(default_factory=params))},
         )
         wrapper.__doc__ = params.__doc__
         members.append(Annotated[wrapper, Tag(name)])
