@@ -20,9 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from suite.tasks import TASKS, Task
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 if TYPE_CHECKING:
     from suite.data.base import Dataset

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from suite.spans import score, split_tag
 from suite.tasks import TASKS, Task
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 if TYPE_CHECKING:
     from suite.data.base import Dataset

@@ -14,15 +14,19 @@ not overlap). Every window starts from a zero state: the models are not stateful
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Dataset, Split, fingerprint
 from suite.data.files import DATA_DIR_HINT, listing
 from suite.data.series import split_points
 from suite.settings import data_dirs
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 UNKNOWN = "\ufffd"  # shown for id 0, a character the train part never has
 Chars = Annotated[int, Field(ge=1)]

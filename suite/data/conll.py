@@ -10,15 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
 from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import DATA_DIR_HINT, listing
 from suite.settings import data_dirs
 from suite.spans import split_tag
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 
 @dataclass(frozen=True)

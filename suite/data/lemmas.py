@@ -18,13 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
 from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Dataset, Split, fingerprint, random_split
 from suite.data.conll import find_corpus
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 Pair = tuple[str, str]
 Treebank = Literal["ud_english_ewt", "ud_english_atis"]

@@ -10,11 +10,15 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import encode_labels, resolve_file
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 
 def texts(values: Sequence[str]) -> np.ndarray:

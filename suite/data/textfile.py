@@ -3,13 +3,16 @@ a label column. Rows are numbered from 1 after the header (JSONL: line numbers).
 
 from __future__ import annotations
 
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import encode_labels, resolve_file
 from suite.data.text import texts
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: validating a spec needs no NumPy
+    from suite.lazy import numpy as np
 
 Format = Literal["auto", "csv", "tsv", "jsonl", "parquet"]
 _SUFFIX = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".parquet": "parquet"}
