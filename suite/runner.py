@@ -485,11 +485,11 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
         task = ctx.task if data is ctx.data else ctx.task.bind(data)
         test.update(task.extra_test_metrics(model, data, concrete.train.batch_size))
         metrics.update({f"test_{k}": v for k, v in test.items()})
-        metrics.update(latency_metrics(model, ctx.data.test.x))
+        metrics.update(latency_metrics(model, data.test.x))
         ctx.tracker.log_metrics(run_id, metrics)
-        if ctx.data.target == "class" and ctx.data.test.y.ndim == 1:
-            pred = model.predict(ctx.data.test.x, batch_size=concrete.train.batch_size, verbose=0)
-            ctx.tracker.log_confusion(run_id, ctx.data.test.y, pred.argmax(-1), ctx.data.classes)
+        if data.target == "class" and data.test.y.ndim == 1:
+            pred = model.predict(data.test.x, batch_size=concrete.train.batch_size, verbose=0)
+            ctx.tracker.log_confusion(run_id, data.test.y, pred.argmax(-1), data.classes)
         ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
         ctx.tracker.end(run_id)
         return float(metrics.get("test_" + metric.removeprefix("val_"), metrics["objective"]))
