@@ -201,21 +201,12 @@ def _digest(doc: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _without_target(bench: Any) -> Any:
-    """The spec as if `search.target` were unset: a target changes no result, only a report
-    (popping it from the document would leave an empty `search` that still counts)."""
-    search = getattr(bench, "search", None)
-    if search is None or getattr(search, "target", None) is None:
-        return bench
-    return bench.model_copy(update={"search": search.model_copy(update={"target": None})})
-
-
 def spec_hash(bench: Any) -> str:
-    """Hash of everything that changes results (budget, target and description excluded), 16
-    hex digits, over the values that differ from their defaults."""
-    doc = given(_without_target(bench))
-    for key in UNHASHED:
-        doc.get("search", {}).pop(key, None)
+    """Hash of everything that changes results (budget and description excluded), 16 hex
+    digits, over the values that differ from their defaults."""
+    fields = type(bench.search).model_fields
+    unhashed = {k: fields[k].get_default(call_default_factory=True) for k in UNHASHED}
+    doc = given(bench.model_copy(update={"search": bench.search.model_copy(update=unhashed)}))
     doc.pop("description", None)
     return _digest(doc)
 
