@@ -312,9 +312,7 @@ def pareto(benchmark: str, tracking_uri: str | None = None) -> Any:
         filter_string="tags.`suite.kind` = 'trial' and tags.`suite.pareto` = 'true'",
         max_results=50000,
     )
-    runs = track.latest_run_list(
-        runs, exp.tags
-    )  # an older study version of a candidate is not mixed in
+    found = track.latest_run_list(found, runs.tags)  # one study version per candidate
     names = [m for m, _ in goals]
     rows = []
     for r in found:

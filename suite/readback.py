@@ -288,9 +288,15 @@ def _importances(runs: Runs, storage: str | None) -> dict[str, dict[str, float]]
     except Exception:  # no study storage reachable: no importances
         return {}
     out = {}
+    parents = runs.kind("candidate")
     for name in runs.candidates():
+        tagged = parents[parents[f"tags.{track.CANDIDATE}"] == name].get(f"tags.{track.STUDY}")
+        study_name = next(  # the current study version's name, tagged on its parent run
+            (s for s in ([] if tagged is None else tagged) if isinstance(s, str)),
+            f"{runs.benchmark}/{name}",
+        )
         try:
-            study = optuna.load_study(study_name=f"{runs.benchmark}/{name}", storage=store)
+            study = optuna.load_study(study_name=study_name, storage=store)
             out[name] = {
                 k: float(v)
                 for k, v in optuna.importance.get_param_importances(

@@ -204,9 +204,9 @@ def _digest(doc: Any) -> str:
 def spec_hash(bench: Any) -> str:
     """Hash of everything that changes results (budget and description excluded), 16 hex
     digits, over the values that differ from their defaults."""
-    doc = given(bench)
-    for key in UNHASHED:
-        doc.get("search", {}).pop(key, None)
+    fields = type(bench.search).model_fields
+    unhashed = {k: fields[k].get_default(call_default_factory=True) for k in UNHASHED}
+    doc = given(bench.model_copy(update={"search": bench.search.model_copy(update=unhashed)}))
     doc.pop("description", None)
     return _digest(doc)
 
