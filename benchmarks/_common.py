@@ -161,8 +161,8 @@ class Report:
 def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     """A plain fixed-width table (pastes into Markdown as a code block)."""
     widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(str(c))) for w, c in zip(widths, row, strict=False)]
+    for row in rows:  # a short row leaves the widths of the later columns as they are
+        widths = [max(w, len(str(row[i])) if i < len(row) else 0) for i, w in enumerate(widths)]
     line = "  ".join("-" * w for w in widths)
     print(f"\n{title}\n{line}")
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)).rstrip())
@@ -352,7 +352,7 @@ class SuiteTrials:
         run_id = tracker.child_run(self.parent, f"{self.cand.name}/trial-{trial.number}", {})
         concrete = self.cand.concrete(params or {})
         pruner = pruning_callback(trial, self.ctx.bench.search.metric)
-        model, result = runner._train_one(
+        model, result, *_ = runner._train_one(  # (model, FitResult, inputs) since text
             self.ctx, self.cand, concrete, run_id, 0, [pruner, *callbacks]
         )
         self.study.tell(trial, result.value(self.ctx.bench.search.metric))

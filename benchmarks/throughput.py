@@ -2,10 +2,14 @@
 model.fit of the same model, in the same process, interleaved; then XLA (jit_compile) on/off,
 batch sizes and steps_per_execution of the hand-written fit.
 
-Models: a 2-D CNN on Fashion-MNIST (28x28x1, real images from the local idx files) and an LSTM
-on UCR GunPoint (150 steps, 1 feature, from aeon's wheel). GunPoint ships only 50 training
-series; its training split is repeated (tiled) to a fixed number of examples so that an epoch
-lasts long enough to time: real values, each seen several times per epoch.
+Models: a 2-D CNN on Fashion-MNIST (28x28x1, real images from the local idx files), an LSTM
+on UCR GunPoint (150 steps, 1 feature, from aeon's wheel) and Kim's TextCNN on SST-2 token ids
+(whitespace words, 56 ids per sentence; the Kim 2014 files under the data dir, the row is
+skipped with its reason when they are absent). For the text row both sides train on the same
+int32 id arrays: the suite's cached tokenization, done once before the timed runs. GunPoint
+ships only 50 training series; its training split is repeated (tiled) to a fixed number of
+examples so that an epoch lasts long enough to time: real values, each seen several times per
+epoch.
 
     python benchmarks/throughput.py --quick
 """
@@ -27,14 +31,41 @@ CNN_LAYERS: list[Any] = [
     {"dense": {"units": 128}},
 ]
 LSTM_LAYERS: list[Any] = [{"lstm": {"units": 64}}, {"dense": {"units": 64}}]
+TEXTCNN_LAYERS: list[Any] = [  # specs/models/textcnn.yaml (Kim 2014 CNN-rand, 128-d)
+    {"embedding": {"dim": 128}},
+    {
+        "parallel": {
+            "branches": [
+                [
+                    {"conv1d": {"filters": 100, "kernel_size": k, "padding": "valid"}},
+                    "global_max_pool",
+                ]
+                for k in (3, 4, 5)
+            ]
+        }
+    },
+    {"dropout": {"rate": 0.5}},
+]
+WORDS = {"kind": "whitespace", "max_length": 56}
 
 
-def spec(name: str, data: dict[str, Any], layers: list[Any], epochs: int, batch: int) -> dict:
+def spec(
+    name: str,
+    data: dict[str, Any],
+    layers: list[Any],
+    epochs: int,
+    batch: int,
+    tokenizer: dict[str, Any] | None = None,
+    family: str | None = None,
+) -> dict:
+    cand: dict[str, Any] = {"model": {"family": family or name, "layers": layers}}
+    if tokenizer:
+        cand["tokenizer"] = tokenizer
     return {
         "name": f"throughput-{name}",
-        "task": "classification",
+        "task": "text_classification" if tokenizer else "classification",
         "data": data,
-        "candidates": {name: {"model": {"family": name, "layers": layers}}},
+        "candidates": {name: cand},
         "train": {
             "epochs": epochs,
             "batch_size": batch,
@@ -68,8 +99,10 @@ def hand_fit(
     batch: int,
     jit: bool | str = "auto",
     spe: int = 1,
+    vocab: int | None = None,
 ) -> dict[str, float]:
-    """A hand-written compile + fit of the same architecture with fresh weights."""
+    """A hand-written compile + fit of the same architecture with fresh weights
+    (`vocab`: the embedding's input size, for token ids)."""
     import keras
 
     from suite.build import build_model
@@ -77,7 +110,8 @@ def hand_fit(
 
     keras.utils.set_random_seed(0)
     layers = next(iter(bench.candidate_models().values())).layers
-    model = build_model(layers, data.input_shape, TASKS.get("classification"), data.num_classes)
+    head = TASKS.get("classification")
+    model = build_model(layers, data.input_shape, head, data.num_classes, vocab_size=vocab)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=1e-3),
         loss="sparse_categorical_crossentropy",
@@ -136,12 +170,25 @@ def measure(
             data = tiled(data, n_train)
         batch = bench.train.batch_size
         trials = c.SuiteTrials.open(bench, stores, data)
+        vocab = None
+        if trials.cand.tokenizer is not None:  # text: the suite's ids, tokenized once (cached)
+            t0 = c.now()
+            prep = trials.ctx.task.inputs(data, trials.cand.tokenizer)
+            data, vocab = prep.data, prep.tokenizer.vocab_size
+            print(
+                f"{name}: tokenizer {prep.tokenizer.spec.kind} "
+                f"{'cache hit' if prep.hit else 'fitted'} in {c.now() - t0:.1f} s, vocabulary "
+                f"{vocab}, ids {data.train.x.shape} {data.train.x.dtype}",
+                flush=True,
+            )
         print(
             f"\n{name}: train {data.train.x.shape}, val {len(data.val)}, batch {batch}, "
             f"epochs {bench.train.epochs}",
             flush=True,
         )
-        hand_fit(bench, data, batch=batch)  # warm-up: the process's first model pays extra
+        hand_fit(
+            bench, data, batch=batch, vocab=vocab
+        )  # warm-up: the process's first model pays extra
         suite_runs: list[dict[str, float]] = []
         hand_runs: list[dict[str, float]] = []
         for r in range(reps):  # interleaved, order alternating
@@ -151,7 +198,7 @@ def measure(
                 if who == "suite":
                     suite_runs.append(suite_fit(trials))
                 else:
-                    hand_runs.append(hand_fit(bench, data, batch=batch))
+                    hand_runs.append(hand_fit(bench, data, batch=batch, vocab=vocab))
         pairs = list(zip(suite_runs, hand_runs, strict=True))
         ratios = [s["rate"] / h["rate"] for s, h in pairs]
         tot = [h["total_s"] / s["total_s"] for s, h in pairs]
@@ -199,13 +246,15 @@ def measure(
             note=c.spread(tot),
         )
 
+        if not variants:
+            return
         # XLA, batch size, steps_per_execution (hand-written fit), interleaved per round.
         results: dict[tuple, list[dict[str, float]]] = {v: [] for v in variants}
         for r in range(reps):
             for v in variants if r % 2 == 0 else list(reversed(variants)):
                 keras.backend.clear_session()
                 b, jit, spe = v
-                results[v].append(hand_fit(bench, data, batch=b, jit=jit, spe=spe))
+                results[v].append(hand_fit(bench, data, batch=b, jit=jit, spe=spe, vocab=vocab))
         base = {b: max(x["best"] for x in results[(b, False, 1)]) for b, _, _ in variants}
         rows = []
         for v in variants:
@@ -239,9 +288,25 @@ def measure(
         )
 
 
+def text(report: c.Report, epochs: int, reps: int, quick: bool) -> None:
+    """TextCNN on SST-2 whitespace ids (batch 50 as Kim); skipped with its reason without data."""
+    from suite.data import DataError
+
+    n = 2048 if quick else None  # full: all 6,920 training sentences
+    data = {"name": "sst2", "max_examples": n} if n else {"name": "sst2"}
+    doc = spec("textcnn", data, TEXTCNN_LAYERS, epochs, 50, tokenizer=WORDS, family="cnn")
+    variants = [] if quick else [(50, False, 1), (50, True, 1), (50, False, 8)]
+    try:
+        measure(report, "textcnn SST-2 words", doc, None, reps, variants)
+    except DataError as e:
+        reason = str(e).splitlines()[0]
+        print(f"\ntextcnn SST-2: skipped: {reason}", flush=True)
+        report.add("textcnn SST-2 words", "skipped", note=f"no data: {reason[:80]}")
+
+
 def main() -> None:
     p = c.parser(__doc__.splitlines()[0])
-    p.add_argument("--only", choices=["cnn", "lstm"], help="measure one model only")
+    p.add_argument("--only", choices=["cnn", "lstm", "text"], help="measure one model only")
     args = p.parse_args()
     report = c.start("throughput", args.quick)
     c.quiet()
@@ -271,7 +336,8 @@ def main() -> None:
     if args.only in (None, "lstm"):
         doc = spec("lstm", {"name": "ucr", "problem": "GunPoint"}, LSTM_LAYERS, epochs, 32)
         measure(report, "lstm GunPoint(150 steps)", doc, lstm_n, reps, variants)
-    report.add("text bilstm SST-2", "TODO", note="comes with the text issue; not measured")
+    if args.only in (None, "text"):
+        text(report, epochs, reps, args.quick)
     report.finish(args.json)
 
 
