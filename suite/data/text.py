@@ -28,6 +28,30 @@ def texts(values: Sequence[str]) -> np.ndarray:
     return out
 
 
+def text_raw(
+    dataset: str,
+    parts: dict[str, tuple[Sequence[str], object]],
+    source: str,
+    classes: tuple[str, ...] | None = None,
+) -> Raw:
+    """A text Raw from `{split: (texts, labels)}` (train, and val/test when shipped); labels
+    are encoded together, so a label unseen in training is refused naming the dataset."""
+    found, ys = encode_labels(dataset, *(y for _, y in parts.values()))
+    y = dict(zip(parts, ys, strict=True))
+    x = {split: texts(xs) for split, (xs, _) in parts.items()}
+    return Raw(
+        x_train=x["train"],
+        y_train=y["train"],  # type: ignore[arg-type]
+        x_val=x.get("val"),
+        y_val=y.get("val"),
+        x_test=x.get("test"),
+        y_test=y.get("test"),
+        classes=classes or found,
+        modality="text",
+        source=source,
+    )
+
+
 def _lines(dataset: str, path: Path, encoding: str) -> list[str]:
     """The file's lines (numbered from 1 by their index + 1); bytes not in `encoding` refused."""
     data = path.read_bytes()
@@ -78,22 +102,10 @@ def _kim(dataset: str, files: dict[str, str], classes: tuple[str, ...] | None, s
     for split, name in files.items():
         labels, xs = _labelled_lines(dataset, resolve_file(dataset, f"{KIM}/{name}"))
         dropped += DROPPED[dataset]
-        parts[split] = (np.array([int(v) for v in labels]), xs)
+        parts[split] = (xs, np.array([int(v) for v in labels]))
     if dropped:
         source += f"; {dropped} lines with a label but no text left out"
-    found, ys = encode_labels(dataset, *(y for y, _ in parts.values()))
-    y = dict(zip(parts, ys, strict=True))
-    return Raw(
-        x_train=texts(parts["train"][1]),
-        y_train=y["train"],  # type: ignore[arg-type]
-        x_val=texts(parts["val"][1]) if "val" in parts else None,
-        y_val=y.get("val"),
-        x_test=texts(parts["test"][1]) if "test" in parts else None,
-        y_test=y.get("test"),
-        classes=classes or found,
-        modality="text",
-        source=source,
-    )
+    return text_raw(dataset, parts, source, classes)
 
 
 @DATASETS.register("sst2")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from suite.data.base import DATASETS, DataError, Raw
-from suite.data.files import encode_labels, resolve_file
-from suite.data.text import texts
+from suite.data.files import resolve_file
+from suite.data.text import text_raw
 
 if TYPE_CHECKING:
     import numpy as np
@@ -94,16 +94,4 @@ def text_file(
         if p is not None:
             frame = _read(p, format, encoding)
             parts[split] = _columns(frame, p, text_column, label_column, empty)
-    classes, ys = encode_labels("text_file", *(y for _, y in parts.values()))
-    y = dict(zip(parts, ys, strict=True))
-    return Raw(
-        x_train=texts(parts["train"][0]),
-        y_train=y["train"],  # type: ignore[arg-type]
-        x_val=texts(parts["val"][0]) if "val" in parts else None,
-        y_val=y.get("val"),
-        x_test=texts(parts["test"][0]) if "test" in parts else None,
-        y_test=y.get("test"),
-        classes=classes,
-        modality="text",
-        source=f"text_file {path}",
-    )
+    return text_raw("text_file", parts, f"text_file {path}")
