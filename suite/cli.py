@@ -18,6 +18,14 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+tracking_uri_option = click.option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI."
+)
+storage_option = click.option(
+    "--storage", help="Optuna storage URL (default: SQLite under the results dir)."
+)
+
+
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the suite's user errors into a message and exit code 2, without a traceback."""
 
@@ -207,8 +215,8 @@ def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> 
 )
 @click.option("--only", multiple=True, metavar="CANDIDATE", help="Run only these candidates.")
 @click.option("--trials", type=click.IntRange(min=1), help="Trials per candidate (budget).")
-@click.option("--storage", help="Optuna storage URL (default: SQLite under the results dir).")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@storage_option
+@tracking_uri_option
 @click.option("--dry-run", is_flag=True, help="Show candidates, parameter counts and budget.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 @click.option(
@@ -314,7 +322,7 @@ def run(
     help="The benchmark's shared Optuna storage, e.g. postgresql://host/db "
     "(default: the journal file under the results dir).",
 )
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@tracking_uri_option
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @click.option(
     "--recycle-every",
@@ -382,7 +390,7 @@ def worker(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of the terminal.",
 )
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@tracking_uri_option
 @click.option(
     "--pareto", is_flag=True, help="Each candidate's Pareto front (a multi-objective search)."
 )
@@ -482,7 +490,7 @@ def compare(
 @main.command()
 @click.argument("run_id")
 @click.argument("texts", nargs=-1, required=True)
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@tracking_uri_option
 @user_errors
 def predict(run_id: str, texts: tuple[str, ...], tracking_uri: str | None) -> None:
     """Classify TEXTS with the model and tokenizer a text benchmark logged in RUN_ID."""
@@ -500,7 +508,7 @@ def predict(run_id: str, texts: tuple[str, ...], tracking_uri: str | None) -> No
 
 @main.command()
 @click.argument("run_id")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@tracking_uri_option
 @user_errors
 def reproduce(run_id: str, tracking_uri: str | None) -> None:
     """Re-run a trial or seed run from what MLflow holds; compare it with the original."""
@@ -532,8 +540,8 @@ def reproduce(run_id: str, tracking_uri: str | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The file to write (default: BENCHMARK[-curves].FORMAT here).",
 )
-@click.option("--storage", help="Optuna storage URL (default: the results dir's).")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@storage_option
+@tracking_uri_option
 @user_errors
 def export(
     benchmark: str,
@@ -565,8 +573,8 @@ def export(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The HTML file (default: <results>/reports/<benchmark>.html).",
 )
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
-@click.option("--storage", help="Optuna storage URL (default: the one under the results dir).")
+@tracking_uri_option
+@storage_option
 @click.option(
     "--no-log", is_flag=True, help="Do not attach the report to the candidates' parent runs."
 )
@@ -607,8 +615,8 @@ def report(
 @main.command()
 @click.argument("benchmark")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--storage", help="Optuna storage URL (default: SQLite under the results dir).")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@storage_option
+@tracking_uri_option
 @user_errors
 def delete(benchmark: str, yes: bool, storage: str | None, tracking_uri: str | None) -> None:
     """Delete a benchmark's MLflow experiment and Optuna studies."""
@@ -635,7 +643,7 @@ def delete(benchmark: str, yes: bool, storage: str | None, tracking_uri: str | N
     show_default=True,
     help="Server processes (MLflow's default of 4 is slow to start on a small machine).",
 )
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")
+@tracking_uri_option
 def ui(port: int, host: str, workers: int, tracking_uri: str | None) -> None:
     """Start the MLflow UI over the suite's tracking store (127.0.0.1 by default)."""
     import subprocess
