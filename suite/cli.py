@@ -272,15 +272,15 @@ def run(
     if workers > 1 and rerun_failed:
         _fail("--rerun-failed runs in one process: leave out --workers")
     if workers > 1:
-        from suite import search, track
+        from suite import stores, track
         from suite.workers import launch
 
         try:
-            storage = search.resolve_storage(bench.name, storage, workers)
+            storage = stores.resolve_storage(bench.name, storage, workers)
         except ValueError as e:
             _fail(str(e))
-        tracking_uri = tracking_uri or track.default_tracking_uri()
-        search.make_storage(storage)  # the stores and the experiment, made once
+        tracking_uri = tracking_uri or stores.default_tracking_uri()
+        stores.make_storage(storage)  # the stores and the experiment, made once
         track.Tracker(bench.name, tracking_uri)
         args = [str(spec), "--storage", storage, "--tracking-uri", tracking_uri]
         args += [a for o in overrides for a in ("--set", o)]
@@ -344,7 +344,7 @@ def worker(
 ) -> None:
     """Join a benchmark as one more worker (from any machine that reaches its storage)."""
     _recycle_setting(recycle_every)
-    from suite import search
+    from suite import stores
     from suite.progress import Reporter
     from suite.runner import run as run_benchmark
     from suite.spec.load import load
@@ -356,7 +356,7 @@ def worker(
         _fail(f"{spec} is a model spec; `suite worker` needs a benchmark spec (with candidates)")
     if storage is None:
         try:
-            storage = search.resolve_storage(bench.name, None, workers=2)
+            storage = stores.resolve_storage(bench.name, None, workers=2)
         except ValueError as e:
             _fail(str(e))
     summaries = _recycling(
@@ -648,9 +648,9 @@ def ui(port: int, host: str, workers: int, tracking_uri: str | None) -> None:
     """Start the MLflow UI over the suite's tracking store (127.0.0.1 by default)."""
     import subprocess
 
-    from suite import track
+    from suite import stores, track
 
-    uri = tracking_uri or track.default_tracking_uri()
+    uri = tracking_uri or stores.default_tracking_uri()
     track.mark_experiments(uri)
     click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
     click.echo(

@@ -12,7 +12,7 @@ import numbers
 from pathlib import Path
 from typing import Any
 
-from suite import track
+from suite import stores, track
 
 ENV = (
     "version",
@@ -63,12 +63,10 @@ def _studies(storage: str | None, benchmark: str) -> dict[str, Any]:
     """The benchmark's candidate studies (seed queues excluded) by name, if the storage has them."""
     import optuna
 
-    from suite import search
-
     out: dict[str, Any] = {}
-    for url in [storage] if storage else search.local_storages():
+    for url in [storage] if storage else stores.local_storages():
         try:
-            store = search.make_storage(url)
+            store = stores.make_storage(url)
             names = optuna.get_all_study_names(store)
         except Exception:
             continue
@@ -116,7 +114,7 @@ def table(
 
     from suite.compare import NotFound
 
-    uri = tracking_uri or track.default_tracking_uri()
+    uri = tracking_uri or stores.default_tracking_uri()
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(benchmark)
     if exp is None or exp.lifecycle_stage == "deleted":

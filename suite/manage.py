@@ -90,9 +90,9 @@ def benchmarks(tracking_uri: str | None = None) -> list[tuple[str, int, int]]:
     """(name, candidates, runs) of every benchmark in the tracking store."""
     from mlflow.tracking import MlflowClient
 
-    from suite import track
+    from suite import stores, track
 
-    client = MlflowClient(tracking_uri or track.default_tracking_uri())
+    client = MlflowClient(tracking_uri or stores.default_tracking_uri())
     out = []
     for exp in client.search_experiments():
         if exp.name == "Default":
@@ -114,11 +114,11 @@ def delete(benchmark: str, storage: str | None = None, tracking_uri: str | None 
     import optuna
     from mlflow.tracking import MlflowClient
 
-    from suite import track
+    from suite import stores
     from suite.compare import NotFound
-    from suite.search import local_storages, make_storage
+    from suite.stores import local_storages, make_storage
 
-    client = MlflowClient(tracking_uri or track.default_tracking_uri())
+    client = MlflowClient(tracking_uri or stores.default_tracking_uri())
     exp = client.get_experiment_by_name(benchmark)
     names = []
     for url in [storage] if storage else local_storages():
@@ -144,9 +144,11 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
     from rich.markup import escape
     from rich.table import Table
 
-    from suite.build import build_model, trainable_params
-    from suite.runner import _select, load_data
+    from suite.build import trainable_params
+    from suite.runner import RunError
+    from suite.spec.candidates import select
     from suite.tasks import TASKS
+    from suite.trial import build, inputs, load_data, task_for
 
     data = load_data(bench)
     task = TASKS.get(bench.task).bind(data)
@@ -164,13 +166,13 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
             f"{len(data.train)}/{len(data.val)}/{len(data.test)}"
         ),
     )
-    for cand in _select(bench, only):
-        prep = task.inputs(data, cand.tokenizer)  # text: the tokenizer's ids (cached)
-        vocab = prep.tokenizer.vocab_size if prep.tokenizer else data.meta.get("vocabulary_size")
-        shape = prep.data.input_shape
-        model = build_model(
-            cand.model.layers, shape, task, task.num_outputs, cand.name, vocab_size=vocab
-        )
+    try:
+        chosen = select(bench, only)
+    except KeyError as e:
+        raise RunError(str(e)) from None
+    for cand in chosen:
+        prep = inputs(task, data, cand)  # text: the tokenizer's ids (cached)
+        model = build(task_for(task, data, prep), prep, cand.model.layers, cand.name)
         dims = ", ".join(cand.space) or "-"
         table.add_row(
             escape(cand.name),

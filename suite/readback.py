@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite import track
+from suite import stores, track
 
 
 class NotFound(LookupError):
@@ -88,7 +88,7 @@ def read(benchmark: str, tracking_uri: str | None = None) -> Runs:
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    uri = tracking_uri or track.default_tracking_uri()
+    uri = tracking_uri or stores.default_tracking_uri()
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(benchmark)
     if exp is None or exp.lifecycle_stage == "deleted":
@@ -281,7 +281,7 @@ def _importances(runs: Runs, storage: str | None) -> dict[str, dict[str, float]]
     """Optuna's parameter importances per candidate; candidates it cannot rate are left out."""
     import optuna
 
-    from suite.search import make_storage, resolve_storage
+    from suite.stores import make_storage, resolve_storage
 
     try:
         store = make_storage(resolve_storage(runs.benchmark, storage))

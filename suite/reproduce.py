@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite import env, track
+from suite import env, stores, track
 
 # Metrics that depend on the machine's load, not on the computation.
 TIMING = ("train_time_s", "first_epoch_s", "samples_per_s", "latency_ms")
@@ -122,33 +122,30 @@ def reproduce(run_id: str, tracking_uri: str | None = None) -> Reproduction:
 
     from mlflow.tracking import MlflowClient
 
-    from suite import runner
+    from suite import trial
     from suite.data.prepare import clear_cache
-    from suite.progress import Reporter
+    from suite.runner import RunError
     from suite.spec.candidates import candidates
     from suite.spec.load import spec_hash
     from suite.tasks import TASKS
-    from suite.train import evaluate
 
-    uri = tracking_uri or track.default_tracking_uri()
+    uri = tracking_uri or stores.default_tracking_uri()
     client = MlflowClient(uri)
     try:
         run = client.get_run(run_id)
     except Exception as e:
-        raise runner.RunError(f"no run {run_id!r} in {uri}: {e}") from None
+        raise RunError(f"no run {run_id!r} in {uri}: {e}") from None
     tags = run.data.tags
     kind = tags.get(track.KIND)
     if kind not in ("trial", "seed"):
-        raise runner.RunError(
-            f"run {run_id} is a {kind or 'foreign'} run; give a trial or seed run"
-        )
+        raise RunError(f"run {run_id} is a {kind or 'foreign'} run; give a trial or seed run")
     parent = tags["mlflow.parentRunId"]
     with tempfile.TemporaryDirectory() as tmp:
         bench = _spec(client, parent, tmp)
     clear_cache()  # the data as it is now, not as this process saw it
-    data = runner.load_data(bench)
+    data = trial.load_data(bench)
     if data.fingerprint != tags.get(track.FINGERPRINT):
-        raise runner.RunError(
+        raise RunError(
             f"the dataset {bench.data.name!r} is not the data run {run_id} trained on: its "
             f"fingerprint is {data.fingerprint} now, {tags.get(track.FINGERPRINT)} then; "
             "restore the data (or its files under the data dir) to reproduce the run"
@@ -174,12 +171,10 @@ def reproduce(run_id: str, tracking_uri: str | None = None) -> Reproduction:
     cand = next((c for c in candidates(bench) if c.name == tags.get(track.CANDIDATE)), None)
     if cand is None:
         name = tags.get(track.CANDIDATE)
-        raise runner.RunError(f"the spec of run {run_id} has no candidate {name!r}")
+        raise RunError(f"the spec of run {run_id} has no candidate {name!r}")
     exp = client.get_experiment(run.info.experiment_id)
     tracker = track.Tracker(exp.name, uri)
-    ctx = runner.Context(
-        bench, data, TASKS.get(bench.task).bind(data), tracker, Reporter(), h, seed, {}
-    )
+    task = TASKS.get(bench.task).bind(data)
     keep = ("suite.params", track.CANDIDATE, track.FAMILY, track.STUDY, track.VERSION)
     new = tracker.child_run(
         parent,
@@ -204,11 +199,24 @@ def reproduce(run_id: str, tracking_uri: str | None = None) -> Reproduction:
         epochs = run.data.metrics.get("epochs")
         if tags.get(track.STATE) == "PRUNED" and epochs:
             callbacks.append(_stop_after(int(epochs)))
-        model, result, prep = runner._train_one(ctx, cand, concrete, new, seed, callbacks)
-        metrics = runner._summary_metrics(result, bench.search.metric)
+        callbacks.append(track.epoch_logger(tracker, new))
+        done = trial.train(
+            task,
+            data,
+            trial.inputs(task, data, concrete),
+            cand.name,
+            concrete,
+            seed,
+            monitor=bench.search.metric,
+            direction=bench.search.resolved_direction,
+            callbacks=callbacks,
+            on_built=lambda m: tracker.log_metrics(new, {"params": trial.count_params(m)}),
+        )
+        for path, text in done.artifacts.items():
+            tracker.log_text(new, text, path)
+        metrics = trial.summary_metrics(done.fit, bench.search.metric)
         if kind == "seed":
-            test = evaluate(model, prep.data.test.x, prep.data.test.y, concrete.train.batch_size)
-            metrics.update({f"test_{k}": v for k, v in test.items()})
+            metrics.update(trial.test_metrics(task, data, done, concrete.train.batch_size))
         tracker.log_metrics(new, metrics)
     except BaseException as e:
         tracker.set_tags(new, {track.STATE: "FAIL", track.ERROR: str(e)[:5000] or "interrupted"})

@@ -16,15 +16,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from suite import env, search, shared, track, transfer
-from suite.data import Dataset, prepare
+from suite import env, parents, stores, track, transfer
+from suite.data import Dataset
 from suite.progress import Reporter
-from suite.registry import Registry
-from suite.search import Outcome, Pruned, fail_stale, open_study, run_search, tally
-from suite.spec.candidates import CandidateSpec, Concrete, candidates
+from suite.search import (
+    Outcome,
+    Pruned,
+    adapter,
+    fail_stale,
+    grid_size,
+    is_best,
+    on_front,
+    open_study,
+    run_search,
+    tally,
+    top_trials,
+)
+from suite.search.seeds import queue_seeds, run_queued
+from suite.search.versions import enqueue_failed, study_version
+from suite.spec.candidates import CandidateSpec, Concrete, select
 from suite.spec.load import legacy_spec_hash, spec_hash
 from suite.spec.schema import Benchmark
 from suite.tasks import TASKS, Task, direction_of
+from suite.trial import (
+    TrialResult,
+    count_params,
+    goal_values,
+    latency_metrics,
+    load_data,
+    summary_metrics,
+    test_metrics,
+)
+from suite.trial import inputs as trial_inputs
+from suite.trial import train as train_trial
 
 
 class RunError(Exception):
@@ -78,67 +102,43 @@ def environment() -> dict[str, str]:
 
 
 def _select(bench: Benchmark, only: Sequence[str]) -> list[CandidateSpec]:
-    all_ = candidates(bench)
-    if not only:
-        return all_
-    names: Registry[CandidateSpec] = Registry("candidate")
-    for c in all_:
-        names.register(c.name)(c)
     try:
-        return [names.get(n) for n in only]
+        return select(bench, only)
     except KeyError as e:
         raise RunError(str(e)) from None
 
 
-def _train_one(
+def _train(
     ctx: Context,
     cand: CandidateSpec,
     concrete: Concrete,
     run_id: str,
     seed: int,
     callbacks: Sequence[Any] = (),
-) -> tuple[Any, Any, Any]:
-    """Build and fit one model; returns (model, FitResult, Prepared inputs)."""
-    import keras
-
-    from suite.build import build_model, trainable_params
-    from suite.train import fit, set_precision, set_seed
-
+) -> TrialResult:
+    """Train one configuration (suite.trial) with its epochs, size and artifacts logged."""
     prep = _inputs(ctx, concrete, run_id)
-    data = prep.data
-    task = ctx.task if data is ctx.data else ctx.task.bind(data)
-    vocab = prep.tokenizer.vocab_size if prep.tokenizer else data.meta.get("vocabulary_size")
-    keras.backend.clear_session()  # the previous trial's graph and weights go
-    set_seed(seed)
-    set_precision(concrete.train)
-    model = build_model(
-        concrete.model.layers,
-        data.input_shape,
-        task,
-        task.num_outputs or data.num_classes,
-        cand.name,
-        vocab_size=vocab,  # type: ignore[arg-type]
-    )
-    ctx.tracker.log_metrics(run_id, {"params": trainable_params(model)})
     spec = ctx.bench.search
-    result = fit(
-        model,
-        data,
-        concrete.train,
-        task,
+    done = train_trial(
+        ctx.task,
+        ctx.data,
+        prep,
+        cand.name,
+        concrete,
+        seed,
         monitor=spec.metric,
         direction=spec.resolved_direction,
         callbacks=[track.epoch_logger(ctx.tracker, run_id), ctx.reporter.callback(), *callbacks],
+        on_built=lambda m: ctx.tracker.log_metrics(run_id, {"params": count_params(m)}),
     )
-    if result.stop != "nan":  # the task's text artifacts, e.g. a generated sample
-        for path, text in task.artifacts(model, data).items():
-            ctx.tracker.log_text(run_id, text, path)
-    return model, result, prep
+    for path, text in done.artifacts.items():  # the task's text artifacts, e.g. a sample
+        ctx.tracker.log_text(run_id, text, path)
+    return done
 
 
 def _inputs(ctx: Context, concrete: Concrete, run_id: str) -> Any:
     """The task's inputs for this trial (text: token ids, cached); their stats are logged."""
-    prep = ctx.task.inputs(ctx.data, concrete.tokenizer)
+    prep = trial_inputs(ctx.task, ctx.data, concrete)
     if prep.tokenizer is not None:
         cache = "hit" if prep.hit else "miss"
         ctx.tracker.set_tags(run_id, {"suite.tokenize_cache": cache})
@@ -162,72 +162,6 @@ def _log_tokenizer(ctx: Context, run_id: str, prep: Any) -> None:
         return
     ctx.tracker.log_dir(run_id, prep.tokenizer.folder, "tokenizer")
     ctx.tracker.log_text(run_id, json.dumps(list(prep.data.classes)), "model/classes.json")
-
-
-def _summary_metrics(result: Any, metric: str) -> dict[str, float]:
-    out = {f"best_{k}": v for k, v in result.best.items()}
-    out.update(
-        objective=result.best.get(metric, float("nan")),
-        epochs=result.epochs,
-        best_epoch=result.best_epoch,
-        train_time_s=result.train_time_s,
-        first_epoch_s=result.first_epoch_s,
-        samples_per_s=result.samples_per_s,
-    )
-    return out
-
-
-LATENCY_BATCH = 32  # the fixed batch on which seed runs measure inference latency
-
-
-def latencies(model: Any, x: Any, batch_size: int, repeats: int = 5) -> list[float]:
-    """Milliseconds to predict one batch of `x`, `repeats` times (after one warm-up call)."""
-    batch = x[:batch_size]
-    model.predict_on_batch(batch)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        model.predict_on_batch(batch)
-        times.append((time.perf_counter() - t) * 1000)
-    return times
-
-
-def latency_ms(model: Any, x: Any, batch_size: int, repeats: int = 5) -> float:
-    """Median milliseconds to predict one batch of `x` (after one warm-up call)."""
-    times = sorted(latencies(model, x, batch_size, repeats))
-    return times[len(times) // 2]
-
-
-def latency_metrics(model: Any, x: Any, repeats: int = 10) -> dict[str, float]:
-    """Inference latency on the first LATENCY_BATCH examples: p50, p95 and samples/s."""
-    import numpy as np
-
-    times = latencies(model, x, LATENCY_BATCH, repeats)
-    n = min(LATENCY_BATCH, len(x))
-    p50, p95 = (float(v) for v in np.percentile(times, [50, 95]))
-    return {
-        "latency_p50_ms": p50,
-        "latency_p95_ms": p95,
-        "latency_batch": float(n),
-        "inference_samples_per_s": n / (p50 / 1000) if p50 > 0 else float("nan"),
-    }
-
-
-def _goal_values(
-    ctx: Context, model: Any, result: Any, batch_size: int, data: Dataset
-) -> list[float]:
-    """Each objective's value: a metric at the best epoch, the parameter count or latency."""
-    from suite.build import trainable_params
-
-    out = []
-    for metric, _ in ctx.bench.search.goals:
-        if metric == "params":
-            out.append(float(trainable_params(model)))
-        elif metric == "latency_ms":
-            out.append(latency_ms(model, data.val.x, batch_size))
-        else:
-            out.append(float(result.value(metric)))
-    return out
 
 
 def _objective(ctx: Context, live: Live) -> Any:
@@ -258,29 +192,29 @@ def _objective(ctx: Context, live: Live) -> Any:
         try:
             concrete = cand.concrete(params)
             ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
-            callbacks: list[Any] = [epoch_counter(study, trial._trial_id)]
+            callbacks: list[Any] = [epoch_counter(study, adapter.trial_id(trial))]
             pruner = None
             if prune:
                 negate = direction_of(watched) != study.directions[0].name.lower()
                 pruner = pruning_callback(trial, watched, negate)
                 callbacks.append(pruner)
-            model, result, prep = _train_one(ctx, cand, concrete, run_id, ctx.seed, callbacks)
-            ctx.tracker.log_metrics(run_id, _summary_metrics(result, metric))
-            if result.stop == "nan":
-                raise FloatingPointError(f"the loss became NaN at epoch {result.epochs}")
+            done = _train(ctx, cand, concrete, run_id, ctx.seed, callbacks)
+            ctx.tracker.log_metrics(run_id, summary_metrics(done.fit, metric))
+            if done.fit.stop == "nan":
+                raise FloatingPointError(f"the loss became NaN at epoch {done.fit.epochs}")
             if pruner is not None and pruner.pruned_at is not None:
                 ctx.tracker.set_tags(run_id, {track.STATE: "PRUNED"})
                 ctx.tracker.end(run_id)
                 raise Pruned(pruner.pruned_at, pruner.value)
-            values = _goal_values(ctx, model, result, concrete.train.batch_size, prep.data)
+            values = goal_values(goals, done, concrete.train.batch_size)
             if len(goals) > 1:
                 ctx.tracker.log_metrics(
                     run_id, {f"objective.{m}": v for (m, _), v in zip(goals, values, strict=True)}
                 )
-            best = shared.is_best(study, values[0])
-            if best or (len(goals) > 1 and shared.on_front(study, values)):
-                ctx.tracker.log_model(run_id, model)
-                _log_tokenizer(ctx, run_id, prep)
+            best = is_best(study, values[0])
+            if best or (len(goals) > 1 and on_front(study, values)):
+                ctx.tracker.log_model(run_id, done.model)
+                _log_tokenizer(ctx, run_id, done.inputs)
             if best:
                 ctx.tracker.set_tags(parent, {"suite.best_run": run_id})
             ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
@@ -347,13 +281,13 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     for key, value in (("spec_hash", ctx.hash), ("data_fingerprint", ctx.data.fingerprint)):
         if study.user_attrs.get(key) is None:
             study.set_user_attr(key, value)
-    grid = shared.grid_size(study)
+    grid = grid_size(study)
     trials = min(trials, grid) if grid else trials
     enqueue = None if grid else cand.defaults()
-    parent, seeds = shared.parent_run(ctx.tracker, study, storage, cand.name, tags, enqueue)
+    parent, seeds = parents.parent_run(ctx.tracker, study, storage, cand.name, tags, enqueue)
     stale = tuple(fail_stale(study))
     fail_stale(seeds)
-    shared.end_dead_runs(ctx.tracker, parent, study, seeds)
+    parents.end_dead_runs(ctx.tracker, parent, study, seeds)
     doc = cand.document()
     doc["model"].pop("space", None)
     ctx.tracker.log_params(parent, track.flatten(doc))
@@ -389,7 +323,7 @@ def _version(ctx: Context, cand: CandidateSpec, storage: str) -> tuple[str, int]
         "spec_hash": (ctx.hash, legacy_spec_hash(ctx.bench)),
         "data_fingerprint": (ctx.data.fingerprint,),
     }
-    name, version, new = shared.study_version(storage, base, keys)
+    name, version, new = study_version(storage, base, keys)
     if new and version > 1:
         ctx.reporter.message(
             f"{cand.name}: the spec or the data changed since the earlier results; starting "
@@ -400,7 +334,7 @@ def _version(ctx: Context, cand: CandidateSpec, storage: str) -> tuple[str, int]
 
 def _retry_failed(live: Live) -> int | None:
     """With --rerun-failed: queue the failed trials again; the budget that runs exactly them."""
-    retried = shared.enqueue_failed(live.study)
+    retried = enqueue_failed(live.study)
     now = tally(live.study)
     return now.counted + now.waiting + now.running if retried or now.waiting else None
 
@@ -438,11 +372,11 @@ def _seed_runs(ctx: Context, live: Live) -> None:
     """Queue the top configurations' seed runs, then run queued ones until none is left."""
     if not ctx.bench.seed_list:
         return
-    configs = shared.top_trials(live.study, ctx.bench.search.seeds_top_k)
+    configs = top_trials(live.study, ctx.bench.search.seeds_top_k)
     if not configs:
         return
     ctx.tracker.set_tags(live.parent, {"suite.best_trial": str(configs[0].number)})
-    shared.queue_seeds(live.seeds, ctx.bench.seed_list, configs)
+    queue_seeds(live.seeds, ctx.bench.seed_list, configs)
 
     def work(p: dict[str, Any], number: int) -> float:
         source = live.study.trials[int(p["trial"])]
@@ -452,13 +386,11 @@ def _seed_runs(ctx: Context, live: Live) -> None:
             ctx.reporter.message(f"{live.cand.name}: seed run {p['seed']} failed: {e}")
             raise
 
-    shared.run_queued(live.seeds, work, ctx.recycle)
+    run_queued(live.seeds, work, ctx.recycle)
 
 
 def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: int) -> float:
     """Train the configuration of trial `source` with `seed`, score it on test; its value."""
-    from suite.train import evaluate
-
     cand = live.cand
     run_id = ctx.tracker.child_run(
         live.parent,
@@ -477,18 +409,15 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
     try:
         concrete = cand.concrete(source.params)
         ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
-        model, result, prep = _train_one(ctx, cand, concrete, run_id, seed)
+        done = _train(ctx, cand, concrete, run_id, seed)
         metric = ctx.bench.search.metric
-        metrics = _summary_metrics(result, metric)
-        data = prep.data
-        test = evaluate(model, data.test.x, data.test.y, concrete.train.batch_size)
-        task = ctx.task if data is ctx.data else ctx.task.bind(data)
-        test.update(task.extra_test_metrics(model, data, concrete.train.batch_size))
-        metrics.update({f"test_{k}": v for k, v in test.items()})
-        metrics.update(latency_metrics(model, data.test.x))
+        metrics = summary_metrics(done.fit, metric)
+        data = done.inputs.data
+        metrics.update(test_metrics(ctx.task, ctx.data, done, concrete.train.batch_size))
+        metrics.update(latency_metrics(done.model, data.test.x))
         ctx.tracker.log_metrics(run_id, metrics)
         if data.target == "class" and data.test.y.ndim == 1:
-            pred = model.predict(data.test.x, batch_size=concrete.train.batch_size, verbose=0)
+            pred = done.model.predict(data.test.x, batch_size=concrete.train.batch_size, verbose=0)
             ctx.tracker.log_confusion(run_id, data.test.y, pred.argmax(-1), data.classes)
         ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
         ctx.tracker.end(run_id)
@@ -506,9 +435,9 @@ def _finish(ctx: Context, live: Live, status: str) -> CandidateSummary:
     from optuna.trial import TrialState
 
     live.done = True
-    shared.parent_metrics(ctx.tracker, live.parent, live.study)
+    parents.parent_metrics(ctx.tracker, live.parent, live.study)
     if len(live.study.directions) > 1:
-        shared.log_pareto(ctx.tracker, live.parent, live.study, ctx.bench.search.goals)
+        parents.log_pareto(ctx.tracker, live.parent, live.study, ctx.bench.search.goals)
     busy = any(
         s.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) for s in (live.study, live.seeds)
     )
@@ -538,22 +467,6 @@ def baseline_metrics(data: Dataset) -> dict[str, float]:
     }
 
 
-def load_data(bench: Benchmark) -> Dataset:
-    """The benchmark's dataset with its fixed splits (loaded once per process)."""
-    common = {"name", "val_fraction", "test_fraction", "max_examples", "split_seed"}
-    task = TASKS.get(bench.task)
-    return prepare(
-        bench.data.name,
-        bench.data.model_dump(exclude=common),
-        val_fraction=bench.data.val_fraction,
-        test_fraction=bench.data.test_fraction,
-        max_examples=bench.data.max_examples,
-        seed=bench.data.split_seed,
-        target=task.target,
-        split=task.split,
-    )
-
-
 def run(
     bench: Benchmark,
     *,
@@ -579,7 +492,7 @@ def run(
     reporter = reporter or Reporter()
     chosen = _select(bench, only)
     try:
-        storage = search.resolve_storage(bench.name, storage)
+        storage = stores.resolve_storage(bench.name, storage)
     except ValueError as e:
         raise RunError(str(e)) from None
     data = load_data(bench)

@@ -132,7 +132,7 @@ def encode(data: Dataset, spec: Any, max_chars: int) -> Prepared:
     training sentences (words joined by spaces), every split encoded. The arrays and the
     fitted tokenizer are cached on disk by dataset content and settings (suite.text.cache)."""
     from suite.data.base import Split
-    from suite.text.cache import _MEMO, COUNTS, Prepared, cache_key, cached, log
+    from suite.text.cache import COUNTS, Prepared, cache_key, cached, log, remember, remembered
     from suite.text.fit import fit_tokenizer, load_tokenizer
 
     doc = spec.model_dump(mode="json")
@@ -144,9 +144,10 @@ def encode(data: Dataset, spec: Any, max_chars: int) -> Prepared:
         "max_chars": max_chars,
     }
     key = cache_key(parts)
-    if key in _MEMO:
+    earlier = remembered(key)
+    if earlier is not None:
         COUNTS["memo"] += 1
-        return dataclasses.replace(_MEMO[key], hit=True, seconds=0.0)
+        return dataclasses.replace(earlier, hit=True, seconds=0.0)
 
     def build(folder: Path) -> dict[str, np.ndarray]:
         tok = fit_tokenizer(spec, [" ".join(w) for w in data.train.x], folder / "tokenizer")
@@ -172,7 +173,7 @@ def encode(data: Dataset, spec: Any, max_chars: int) -> Prepared:
     meta = {**data.meta, "gold": gold, "tokenizer": doc, "tokenizer_key": key}
     encoded = dataclasses.replace(data, **splits, modality="sequence", meta=meta)
     prep = Prepared(encoded, tok, stats, hit, seconds, key)
-    _MEMO[key] = prep
+    remember(key, prep)
     return prep
 
 

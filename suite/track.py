@@ -7,7 +7,6 @@ are the contract between writing and reading.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from suite import settings
+from suite.stores import default_tracking_uri
 
 KIND, CANDIDATE, FAMILY, TRIAL, STATE, SEED = (
     "suite.kind",
@@ -50,16 +50,6 @@ def tokenizer_label(tokenizer: Any) -> str | None:
             return value
     fields = getattr(type(tokenizer), "model_fields", None)
     return next(iter(fields)) if fields else str(tokenizer)[:100]
-
-
-def default_tracking_uri() -> str:
-    """$MLFLOW_TRACKING_URI, else a SQLite store under the results directory."""
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    root = settings.results_dir().resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{root / 'mlflow.db'}"
 
 
 def mark_experiments(uri: str) -> int:

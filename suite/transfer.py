@@ -27,7 +27,7 @@ TRACKING_URI: ContextVar[str | None] = ContextVar("suite_tracking_uri", default=
 
 def store_uri(explicit: str | None = None) -> str:
     """`explicit`, else the running benchmark's store, else $MLFLOW_TRACKING_URI or results/."""
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     return explicit or TRACKING_URI.get() or default_tracking_uri()
 

@@ -422,8 +422,8 @@ def test_compare_unknown_benchmark_lists_known(cli: Run, tmp_path: Path) -> None
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SUITE_RESULTS_DIR": str(tmp_path / "results")}
     env.pop("MLFLOW_TRACKING_URI", None)
     make = (
-        "from mlflow.tracking import MlflowClient; from suite import track; "
-        "MlflowClient(track.default_tracking_uri()).create_experiment('known_bench')"
+        "from mlflow.tracking import MlflowClient; from suite import stores; "
+        "MlflowClient(stores.default_tracking_uri()).create_experiment('known_bench')"
     )
     subprocess.run([sys.executable, "-c", make], cwd=ROOT, env=env, check=True, capture_output=True)
     proc = cli("compare", "nosuchbench", timeout=300)

@@ -71,7 +71,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def _seed_values(candidate: str) -> list[float]:
     from mlflow.tracking import MlflowClient
 
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     client = MlflowClient(default_tracking_uri())
     exp = client.get_experiment_by_name("cmp")
@@ -199,7 +199,7 @@ def test_results_of_another_suite_version_are_refused(other: str) -> None:
     from mlflow.tracking import MlflowClient
 
     from suite.compare import MixedResults, leaderboard
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     client = MlflowClient(default_tracking_uri())
     exp = client.get_experiment_by_name("cmp-other")

@@ -108,7 +108,7 @@ def test_charlm_spec_runs_and_records_bpc_and_a_sample(
 
     from suite.runner import run
     from suite.spec.load import load
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     monkeypatch.setenv("SUITE_DATA_DIR", str(SHARED))
     bench = load(

@@ -95,7 +95,7 @@ def exe() -> str:
 def _client() -> Any:
     from mlflow.tracking import MlflowClient
 
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     return MlflowClient(default_tracking_uri())
 
@@ -224,7 +224,7 @@ def test_runs_carry_names_tags_nesting_and_confusion_matrices(bench: Path) -> No
     assert "model.layers.0.conv2d.filters" in cnn_trial.data.params
 
     from suite.report.data import Bench
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     b = Bench(NAME, default_tracking_uri())
     for r in seeds:

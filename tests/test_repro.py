@@ -78,7 +78,7 @@ def _runs(client: Any, benchmark: str, kind: str) -> list[Any]:
 def _client() -> Any:
     from mlflow.tracking import MlflowClient
 
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     return MlflowClient(default_tracking_uri())
 
@@ -178,8 +178,8 @@ def test_rerun_failed_and_new_study_version(results: Path, tmp_path: Path) -> No
     from suite.compare import leaderboard
     from suite.progress import Reporter
     from suite.runner import run
-    from suite.search import default_storage
     from suite.spec.load import load
+    from suite.stores import default_storage
 
     class Messages(Reporter):
         """Keeps the lines the console would show."""

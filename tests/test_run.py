@@ -52,7 +52,7 @@ def _load(tmp_path: Path, text: str = SPEC, overrides: tuple[str, ...] = ()) -> 
 def _client() -> Any:
     from mlflow.tracking import MlflowClient
 
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     return MlflowClient(default_tracking_uri())
 
@@ -65,7 +65,7 @@ def _runs(client: Any, kind: str) -> list[Any]:
 def _study(name: str) -> Any:
     import optuna
 
-    from suite.search import default_storage
+    from suite.stores import default_storage
 
     return optuna.load_study(study_name=f"tiny/{name}", storage=default_storage())
 
@@ -166,7 +166,7 @@ def test_interrupted_work_is_marked_and_resumed(results: Path, tmp_path: Path) -
     from optuna.trial import TrialState
 
     from suite.runner import run
-    from suite.search import default_storage
+    from suite.stores import default_storage
     from suite.track import Tracker
 
     bench = _load(tmp_path, overrides=("seeds=0",))
@@ -190,7 +190,7 @@ def test_pruning_stops_a_hopeless_trial(results: Path, tmp_path: Path) -> None:
     from optuna.trial import TrialState
 
     from suite.runner import run
-    from suite.search import default_storage
+    from suite.stores import default_storage
 
     space = "search.space={train.optimizer.adam.learning_rate: {choice: [1.0e-2, 1.0e-7]}}"
     bench = _load(tmp_path, overrides=("seeds=0", space))
@@ -226,7 +226,7 @@ def test_changed_spec_starts_a_new_study_version(results: Path, tmp_path: Path) 
     import optuna
 
     from suite.runner import run
-    from suite.search import default_storage
+    from suite.stores import default_storage
 
     run(_load(tmp_path, overrides=("seeds=0",)), only=["cnn"], trials=1)
     run(_load(tmp_path, overrides=("seeds=0", "train.epochs=2")), only=["cnn"], trials=1)

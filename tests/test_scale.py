@@ -91,7 +91,7 @@ def _finish(proc: subprocess.Popen[str], timeout: float = 300) -> str:
 def _study(storage: str, name: str = f"{NAME}/mlp") -> Any:
     import optuna
 
-    from suite.search import make_storage
+    from suite.stores import make_storage
 
     return optuna.load_study(study_name=name, storage=make_storage(storage))
 
@@ -258,9 +258,10 @@ def test_a_stale_heartbeat_fails_the_trial_and_it_is_retried_but_live_ones_are_l
     from optuna.trial import TrialState
 
     from suite.runner import run
-    from suite.search import OWNER, make_storage
+    from suite.search import OWNER
     from suite.spec.candidates import candidates
     from suite.spec.space import suggest_all
+    from suite.stores import make_storage
     from suite.track import Tracker
 
     monkeypatch.setenv("SUITE_HEARTBEAT_INTERVAL", "1")
@@ -385,7 +386,8 @@ def test_epoch_budget_stops_new_trials_and_the_leaderboard_shows_what_was_used(
 ) -> None:
     from suite.compare import leaderboard
     from suite.runner import run
-    from suite.search import default_storage, tally
+    from suite.search import tally
+    from suite.stores import default_storage
 
     bench = _bench(
         tmp_path,
@@ -413,7 +415,7 @@ def test_pruning_on_another_metric_saves_epochs_and_a_nan_loss_fails_at_once(
     from optuna.trial import TrialState
 
     from suite.runner import run
-    from suite.search import default_storage
+    from suite.stores import default_storage
 
     sgd = "train.optimizer.sgd.learning_rate"
     bench = _bench(
@@ -465,8 +467,8 @@ def test_grid_search_tries_each_point_once_and_refuses_a_continuous_float(
     results: Path, tmp_path: Path
 ) -> None:
     from suite.runner import run
-    from suite.search import default_storage
     from suite.spec.errors import SpecError
+    from suite.stores import default_storage
 
     lr = f"search.space={{{LR}: {{float: [1.0e-3, 1.0e-2], values: [1.0e-3, 1.0e-2]}}}}"
     units = "candidates.mlp.model.space.layers[1].dense.units={int: [4, 8], step: 4}"
@@ -504,9 +506,9 @@ def test_conditional_space_searches_only_the_chosen_branch(results: Path, tmp_pa
     import optuna
 
     from suite.runner import run
-    from suite.search import default_storage
     from suite.spec.candidates import candidates
     from suite.spec.space import suggest_all
+    from suite.stores import default_storage
 
     bench = _bench(tmp_path, text=CONDITIONAL)
     cand = candidates(bench)[0]
@@ -535,7 +537,7 @@ def test_conditional_space_searches_only_the_chosen_branch(results: Path, tmp_pa
 def test_multi_objective_search_logs_its_pareto_front(results: Path, tmp_path: Path) -> None:
     from suite.compare import pareto, pareto_text
     from suite.runner import run
-    from suite.search import default_storage
+    from suite.stores import default_storage
 
     bench = _bench(
         tmp_path,
@@ -586,8 +588,9 @@ def test_trials_past_the_budget_are_handed_back_and_seed_work_is_done_once(
     import optuna
     from optuna.trial import TrialState
 
-    from suite import shared
-    from suite.search import RELEASED, _over_budget, claim_waiting, make_storage, release, tally
+    from suite.search import RELEASED, claim_waiting, over_budget, release, tally
+    from suite.search.seeds import queue_seeds, run_queued
+    from suite.stores import make_storage
 
     storage = make_storage(str(tmp_path / "optuna.journal"))
     study = optuna.create_study(study_name="s", storage=storage)
@@ -595,8 +598,8 @@ def test_trials_past_the_budget_are_handed_back_and_seed_work_is_done_once(
     study.enqueue_trial({"x": 1.0})  # a queued configuration (e.g. a retry)
     a, b = study.ask(), study.ask()  # two workers, one place left in a budget of 2
     assert "fixed_params" in study.trials[a.number].system_attrs  # a took the queued one
-    assert not _over_budget(study, a._trial_id, 2)
-    assert _over_budget(study, b._trial_id, 2)
+    assert not over_budget(study, a._trial_id, 2)
+    assert over_budget(study, b._trial_id, 2)
     release(study, b._trial_id)
     assert study.trials[b.number].system_attrs[RELEASED]
     assert tally(study).failed == 0 and tally(study).running == 1
@@ -604,17 +607,17 @@ def test_trials_past_the_budget_are_handed_back_and_seed_work_is_done_once(
     study.tell(a, state=TrialState.FAIL)
     study.enqueue_trial({"x": 2.0})
     c = study.ask()
-    assert _over_budget(study, c._trial_id, 1)
+    assert over_budget(study, c._trial_id, 1)
     release(study, c._trial_id)
     again = study.get_trials(states=(TrialState.WAITING,))
     assert [t.system_attrs["fixed_params"] for t in again] == [{"x": 2.0}]
 
     queue = optuna.create_study(study_name="s:seeds", storage=storage)
     best = study.trials[0]
-    shared.queue_seeds(queue, [0, 1], [best])
-    shared.queue_seeds(queue, [0, 1], [best])  # a second worker queues the same work
+    queue_seeds(queue, [0, 1], [best])
+    queue_seeds(queue, [0, 1], [best])  # a second worker queues the same work
     queue.enqueue_trial({"trial": best.number, "seed": 0, "rank": 1})  # at the same moment
     done: list[tuple[int, int]] = []
-    shared.run_queued(queue, lambda p, n: done.append((p["trial"], p["seed"])) or 0.0)
+    run_queued(queue, lambda p, n: done.append((p["trial"], p["seed"])) or 0.0)
     assert sorted(done) == [(0, 0), (0, 1)]  # each seed run once
     assert claim_waiting(queue) is None

@@ -132,7 +132,7 @@ def test_lemmatize_spec_runs_and_records_exact_match(
 
     from suite.runner import run
     from suite.spec.load import load
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     monkeypatch.setenv("SUITE_DATA_DIR", str(SHARED))
     bench = load(

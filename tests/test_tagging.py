@@ -263,7 +263,7 @@ def _run_spec(spec: str, only: str, extra: list[str]) -> Any:
     from suite.compare import leaderboard
     from suite.runner import run
     from suite.spec.load import load
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     bench = load(REPO / "specs" / spec, [*TINY, *extra])
     run(bench, only=[only])
@@ -279,7 +279,7 @@ def _run_spec(spec: str, only: str, extra: list[str]) -> Any:
 def _artifacts(run: Any) -> set[str]:
     from mlflow.tracking import MlflowClient
 
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     return {a.path for a in MlflowClient(default_tracking_uri()).list_artifacts(run.info.run_id)}
 
@@ -320,7 +320,7 @@ def test_ner_spec_runs_end_to_end(
     # the best trial's model reloads (safe mode) and tags every position of a sentence
     from mlflow.tracking import MlflowClient
 
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
     from suite.transfer import load_model
 
     best = next(t for t in runs["trial"] if "model" in _artifacts(t))

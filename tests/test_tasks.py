@@ -281,7 +281,7 @@ def _run(tmp_path: Path, text: str) -> Any:
     from suite.compare import leaderboard
     from suite.runner import load_data, run
     from suite.spec.load import load
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     path = tmp_path / "spec.yaml"
     path.write_text(text)

@@ -385,7 +385,7 @@ def source_run(results: Path, tmp_path: Path) -> str:
 
     from suite.runner import run
     from suite.spec.load import load
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     path = tmp_path / "source.yaml"
     path.write_text(SOURCE)
@@ -470,7 +470,7 @@ def test_a_benchmark_starts_from_a_tracked_run(source_run: str, tmp_path: Path) 
 
     from suite.runner import run
     from suite.spec.load import load
-    from suite.track import default_tracking_uri
+    from suite.stores import default_tracking_uri
 
     text = f"""
 name: target

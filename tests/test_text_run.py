@@ -70,9 +70,9 @@ pytest.importorskip("tensorflow_text")
 def _runs(name: str) -> list:
     from mlflow.tracking import MlflowClient
 
-    from suite import track
+    from suite import stores
 
-    client = MlflowClient(track.default_tracking_uri())
+    client = MlflowClient(stores.default_tracking_uri())
     exp = client.get_experiment_by_name(name)
     return client.search_runs([exp.experiment_id], max_results=1000)
 

@@ -17,7 +17,8 @@ Connection = Literal["none", "residual", "highway"]
 Score = Literal["dot", "general", "additive"]
 
 
-def _rnn(cell: Cell, units: int, **kwargs: Any) -> Any:
+def rnn_layer(cell: Cell, units: int, **kwargs: Any) -> Any:
+    """A Keras recurrent layer of `cell` with `units` (keyword arguments passed on)."""
     from keras import layers
 
     cls = {"lstm": layers.LSTM, "gru": layers.GRU, "simple_rnn": layers.SimpleRNN}[cell]
@@ -81,7 +82,7 @@ def deep_rnn(
         connected = connection != "none" and layers > 1
         for i in range(layers):
             sequence_out = i < layers - 1 or keep_sequence or connected
-            rnn = _rnn(
+            rnn = rnn_layer(
                 cell,
                 units,
                 dropout=dropout,
@@ -166,9 +167,11 @@ def encoder_decoder(
         from suite.blocks.attention import attention as make_attention
 
         rnn = {"dropout": dropout, "recurrent_dropout": recurrent_dropout}
-        encoded, *state = _rnn(cell, units, return_sequences=True, return_state=True, **rnn)(x)
+        encoded, *state = rnn_layer(cell, units, return_sequences=True, return_state=True, **rnn)(x)
         repeated = kl.RepeatVector(steps)(state[0])
-        decoded = _rnn(cell, units, return_sequences=True, **rnn)(repeated, initial_state=state)
+        decoded = rnn_layer(cell, units, return_sequences=True, **rnn)(
+            repeated, initial_state=state
+        )
         if attention == "none":
             return decoded
         context = make_attention(attention, attention_units, units)(decoded, encoded)

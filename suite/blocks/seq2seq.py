@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from suite.blocks.base import Pos, Rate, block
-from suite.blocks.recurrent import Cell, _rnn
+from suite.blocks.recurrent import Cell, rnn_layer
 
 PAIR = (2, 6)
 
@@ -74,11 +74,13 @@ def seq2seq(
         size = vocabulary_size(vocab_size, "seq2seq")
         embed = kl.Embedding(size, embed_dim, mask_zero=True)
         source = PairRow(0, size)(x)
-        encoded, *state = _rnn(cell, units, return_sequences=True, return_state=True)(embed(source))
+        encoded, *state = rnn_layer(cell, units, return_sequences=True, return_state=True)(
+            embed(source)
+        )
         decoder_in = embed(PairRow(1, size)(x))
         if dropout:
             decoder_in = kl.Dropout(dropout)(decoder_in)
-        decoded = _rnn(cell, units, return_sequences=True)(decoder_in, initial_state=state)
+        decoded = rnn_layer(cell, units, return_sequences=True)(decoder_in, initial_state=state)
         if attention == "none":
             return decoded
         context = make_attention(attention, attention_units, units)(

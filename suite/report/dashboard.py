@@ -42,7 +42,7 @@ def load(path: str | Path | None = None) -> Dashboard:
     """Read and validate a dashboard file; problems name the file, line and section."""
     from suite.spec.document import read
     from suite.spec.errors import Problem, SpecError
-    from suite.spec.load import _Sources, _validate
+    from suite.spec.load import validate_document
 
     path = Path(path) if path is not None else default_path()
     if path == OWN and not path.is_file():  # installed without the repository's folders
@@ -50,9 +50,7 @@ def load(path: str | Path | None = None) -> Dashboard:
     doc = read(path)
     if not isinstance(doc.data, dict):
         raise SpecError([Problem((), "expected a mapping with `sections:`", file=path, line=1)])
-    sources = _Sources(doc)
-    sources.merged = doc.data
-    return _validate(Dashboard, doc.data, sources)
+    return validate_document(Dashboard, doc)
 
 
 DEFAULT = (

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from suite import track
+from suite import stores, track
 
 
 @dataclass
@@ -109,7 +109,7 @@ class Bench:
         """The candidate's Optuna study, or None when the storage does not hold it."""
         import optuna
 
-        from suite.search import make_storage, resolve_storage
+        from suite.stores import make_storage, resolve_storage
 
         parent = self.parent(candidate)
         name = None if parent is None else parent.get(f"tags.{track.STUDY}")
@@ -139,7 +139,7 @@ def load(
     names: list[str], uri: str | None = None, storage: str | None = None, allow_mixed: bool = False
 ) -> list[Bench]:
     """The benchmarks, checked to exist (a missing one raises compare.NotFound)."""
-    uri = uri or track.default_tracking_uri()
+    uri = uri or stores.default_tracking_uri()
     benches = [Bench(n, uri, storage, allow_mixed) for n in names]
     for b in benches:
         _ = b.read  # raises NotFound, naming the benchmarks that exist

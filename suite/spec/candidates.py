@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from suite.registry import Registry
 from suite.spec.base import Strict
 from suite.spec.errors import Loc
 from suite.spec.schema import Benchmark, MatrixCandidates, ModelSpec, Train
@@ -70,3 +71,15 @@ def candidates(bench: Benchmark) -> list[CandidateSpec]:
         space.update(bench.search.space)
         out.append(CandidateSpec(name, model, bench.train, space, loc, tok, tok_name or None))
     return out
+
+
+def select(bench: Benchmark, only: Sequence[str] = ()) -> list[CandidateSpec]:
+    """The candidates named in `only` (all when empty); a `RegistryError` (a KeyError)
+    names an unknown one and the nearest match."""
+    all_ = candidates(bench)
+    if not only:
+        return all_
+    names: Registry[CandidateSpec] = Registry("candidate")
+    for c in all_:
+        names.register(c.name)(c)
+    return [names.get(n) for n in only]

@@ -124,6 +124,13 @@ def _validate(model: Any, data: Any, sources: _Sources) -> Any:
         raise SpecError(problems) from None
 
 
+def validate_document(model: Any, doc: Document) -> Any:
+    """`doc` (one file, no `extends`) validated as `model`; problems name file and line."""
+    sources = _Sources(doc)
+    sources.merged = doc.data
+    return _validate(model, doc.data, sources)
+
+
 def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Any, _Sources]:
     """The merged document of `path` (extends resolved, overrides applied) and its sources."""
     path = Path(path)

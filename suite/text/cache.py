@@ -89,6 +89,16 @@ def _split_texts(data: Any, split: str) -> list[str]:
     return [str(t) for t in getattr(data, split).x.tolist()]
 
 
+def remembered(key: str) -> Prepared | None:
+    """Inputs prepared earlier in this process under `key`, or None."""
+    return _MEMO.get(key)
+
+
+def remember(key: str, prep: Prepared) -> None:
+    """Keep prepared inputs for this process's later trials."""
+    _MEMO[key] = prep
+
+
 def encode_dataset(data: Any, spec: Any) -> Prepared:
     """`data` (texts) with each split's texts turned into ids by `spec` fitted on train."""
     from suite.data.base import Split

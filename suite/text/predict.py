@@ -39,11 +39,11 @@ def predict(run_id: str, texts: Sequence[str], tracking_uri: str | None = None) 
     """Class probabilities of `texts` by the model and tokenizer logged in run `run_id`."""
     from mlflow.tracking import MlflowClient
 
-    from suite import track
+    from suite import stores
     from suite.text.fit import load_tokenizer
     from suite.transfer import load_model
 
-    client = MlflowClient(tracking_uri or track.default_tracking_uri())
+    client = MlflowClient(tracking_uri or stores.default_tracking_uri())
     run = _model_run(client, run_id)
     with tempfile.TemporaryDirectory() as tmp:
         try:

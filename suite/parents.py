@@ -1,0 +1,118 @@
+"""A candidate's MLflow parent run, shared by its workers: made once, its trial and seed
+runs left RUNNING by dead workers ended, its budget metrics and its Pareto front."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from suite import track
+from suite.search import seeds as seed_queue
+from suite.search.studies import tally
+
+PARETO = "suite.pareto"  # tag of trial runs: on the candidate's Pareto front or not
+
+
+def parent_run(
+    tracker: track.Tracker,
+    study: Any,
+    storage: str,
+    candidate: str,
+    tags: dict[str, str],
+    enqueue: dict[str, Any] | None,
+) -> tuple[str, Any]:
+    """The candidate's MLflow parent run and seed queue, made once however many workers
+    start together.
+
+    The worker that creates the seed queue finds or creates the parent run, queues the
+    spec's own values as the first trial, and records the run's id on the queue; the others
+    wait for that id (up to a minute: its creator may have died before recording it).
+    """
+    queue, creator = seed_queue.open_queue(study, storage)
+    parent = None if creator else seed_queue.recorded_parent(queue, wait_s=60)
+    if parent is not None and tracker.reopen(parent):
+        return parent, queue
+    parent = tracker.candidate_run(candidate, tags)
+    if enqueue and not study.trials:
+        study.enqueue_trial(dict(enqueue), skip_if_exists=True)
+    seed_queue.record_parent(queue, parent)
+    return parent, queue
+
+
+def end_dead_runs(tracker: track.Tracker, parent: str, study: Any, seeds: Any) -> int:
+    """End the child runs left RUNNING whose trial (or seed run) is no longer running.
+
+    A worker ends its MLflow run before it tells Optuna how the trial ended, so a run still
+    RUNNING after its trial left that state belongs to a dead worker. Runs of trials that
+    another worker is running are left alone.
+    """
+    from optuna.trial import TrialState
+
+    candidates_ = tracker.running_children(parent)  # read before the trials' states
+    if not candidates_:
+        return 0
+    running = {
+        "trial": {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))},
+        "seed": {t.number for t in seeds.get_trials(deepcopy=False, states=(TrialState.RUNNING,))},
+    }
+    ended = 0
+    for run in candidates_:
+        kind = run.data.tags.get(track.KIND, "")
+        number = run.data.tags.get(track.TRIAL if kind == "trial" else "suite.seed_trial")
+        alive = number is not None and number.isdigit() and int(number) in running.get(kind, ())
+        if not alive:
+            ended += tracker.end_stale(run.info.run_id)
+    return ended
+
+
+def parent_metrics(tracker: track.Tracker, parent: str, study: Any) -> None:
+    from optuna.trial import TrialState
+
+    now = tally(study)
+    metrics: dict[str, float] = {
+        "trials_complete": now.complete,
+        "trials_pruned": now.pruned,
+        "trials_failed": now.failed,
+        "epochs_used": now.epochs,
+    }
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if done:
+        up = study.directions[0].name == "MAXIMIZE"
+        values = [t.values[0] for t in done]
+        metrics["best_objective"] = max(values) if up else min(values)
+    tracker.log_metrics(parent, metrics)
+
+
+def log_pareto(tracker: track.Tracker, parent: str, study: Any, goals: Sequence[Any]) -> None:
+    """The Pareto front: pareto/front.json and .csv on the parent, a tag on every trial run."""
+    import csv
+    import io
+
+    from optuna.trial import TrialState
+
+    front = sorted(study.best_trials, key=lambda t: t.number)
+    names = [m for m, _ in goals]
+    rows = [
+        {
+            "trial": t.number,
+            "run_id": t.user_attrs.get("mlflow_run_id", ""),
+            **dict(zip(names, t.values, strict=True)),
+            "params": t.params,
+        }
+        for t in front
+    ]
+    tracker.log_text(
+        parent, json.dumps({"objectives": goals, "front": rows}, indent=2), "pareto/front.json"
+    )
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["trial", "run_id", *names, "params"])
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({**r, "params": json.dumps(r["params"])})
+    tracker.log_text(parent, buf.getvalue(), "pareto/front.csv")
+    on = {t.number for t in front}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        run_id = t.user_attrs.get("mlflow_run_id")
+        if run_id:
+            tracker.set_tags(run_id, {PARETO: "true" if t.number in on else "false"})

@@ -1,0 +1,140 @@
+"""Optuna studies: one per candidate, shared by any number of workers, equal budgets.
+
+Several processes (on one machine or many) run the same search by sharing the study's
+storage; nothing else coordinates them (see `suite.search.claims`). Knows nothing of models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from suite.search import adapter
+from suite.spec.signature import unwrap
+from suite.stores import make_storage
+from suite.strategies import PRUNERS, SAMPLERS, FromSpace
+
+OWNER = "suite.worker"  # system attr: the process running the trial
+REASON = "fail_reason"  # system attr: why a trial failed
+RELEASED = "suite.released"  # system attr: a trial handed back unrun (over the budget)
+EPOCHS = "epochs"  # user attr: epochs trained so far
+
+
+def open_study(
+    name: str,
+    storage: str,
+    *,
+    sampler: Any,
+    pruner: Any,
+    direction: str | None = None,
+    directions: Sequence[str] | None = None,
+    seed: int,
+    space: Mapping[str, Any] | None = None,
+) -> Any:
+    """Create the study, or load it (another worker's, or to resume)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    s_name, s_params = unwrap(sampler)
+    if "seed" in s_params and s_params["seed"] is None:
+        s_params["seed"] = seed
+    made = SAMPLERS.get(s_name)(**s_params)
+    if isinstance(made, FromSpace):
+        made = made.make(space or {})
+    p_name, p_params = unwrap(pruner)
+    return optuna.create_study(
+        study_name=name,
+        storage=make_storage(storage),
+        load_if_exists=True,
+        directions=list(directions or [direction or "minimize"]),
+        sampler=made,
+        pruner=PRUNERS.get(p_name)(**p_params),
+    )
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Where a study stands against its budget."""
+
+    complete: int
+    pruned: int
+    failed: int  # released trials (handed back unrun) excluded
+    running: int
+    waiting: int
+    epochs: int  # trained by all trials so far, running ones included
+
+    @property
+    def counted(self) -> int:
+        """Trials that count against the budget: completed and pruned."""
+        return self.complete + self.pruned
+
+
+def tally(study: Any) -> Tally:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    states = [t.state for t in trials if not t.system_attrs.get(RELEASED)]
+    return Tally(
+        states.count(TrialState.COMPLETE),
+        states.count(TrialState.PRUNED),
+        states.count(TrialState.FAIL),
+        states.count(TrialState.RUNNING),
+        states.count(TrialState.WAITING),
+        sum(int(t.user_attrs.get(EPOCHS, 0)) for t in trials),
+    )
+
+
+def counted(study: Any) -> int:
+    """Trials that count against the budget: completed and pruned."""
+    return tally(study).counted
+
+
+def is_best(study: Any, value: float) -> bool:
+    """Better on the first objective than every completed trial so far."""
+    from optuna.trial import TrialState
+
+    done = [t.values[0] for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    if not done:
+        return True
+    up = study.directions[0].name == "MAXIMIZE"
+    return value > max(done) if up else value < min(done)
+
+
+def on_front(study: Any, values: Sequence[float]) -> bool:
+    """Whether no completed trial dominates `values` (all objectives at least as good)."""
+    from optuna.trial import TrialState
+
+    signs = [1 if d.name == "MAXIMIZE" else -1 for d in study.directions]
+    mine = [s * v for s, v in zip(signs, values, strict=True)]
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        other = [s * v for s, v in zip(signs, t.values, strict=True)]
+        if all(o >= m for o, m in zip(other, mine, strict=True)) and other != mine:
+            return False
+    return True
+
+
+def top_trials(study: Any, k: int) -> list[Any]:
+    """The k best completed configurations: by value, or the Pareto front by the first
+    objective; a configuration tried twice counts once."""
+    from optuna.trial import TrialState
+
+    up = study.directions[0].name == "MAXIMIZE"
+    if len(study.directions) > 1:
+        pool = list(study.best_trials)
+    else:
+        pool = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    pool = sorted(pool, key=lambda t: (-t.values[0] if up else t.values[0], t.number))
+    out, seen = [], set()
+    for t in pool:
+        key = json.dumps(t.params, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out[:k]
+
+
+def grid_size(study: Any) -> int | None:
+    """How many points the study's grid sampler tries; None for other samplers."""
+    return adapter.grid_size(study)

@@ -1,0 +1,157 @@
+"""Where results are stored: the Optuna study storage and the MLflow tracking store.
+
+Both sides read this module: `suite run` and its workers write there, `compare`,
+`report`, `export` and `delete` read from there. Nothing here trains or searches.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from suite import settings
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, "") or default)
+
+
+def heartbeat_interval() -> int:
+    """Seconds between a trial's heartbeats on a database: $SUITE_HEARTBEAT_INTERVAL or 10."""
+    return _env_int("SUITE_HEARTBEAT_INTERVAL", 10)
+
+
+def grace_period() -> int:
+    """Seconds without a heartbeat before a trial counts as dead: $SUITE_HEARTBEAT_GRACE."""
+    return _env_int("SUITE_HEARTBEAT_GRACE", 3 * heartbeat_interval())
+
+
+def max_retry() -> int:
+    """How often a dead worker's trial is run again: $SUITE_MAX_RETRY or 2."""
+    return _env_int("SUITE_MAX_RETRY", 2)
+
+
+def default_tracking_uri() -> str:
+    """$MLFLOW_TRACKING_URI, else a SQLite store under the results directory."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    root = settings.results_dir().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def default_storage() -> str:
+    """$SUITE_OPTUNA_STORAGE, else a SQLite file under the results directory (one process)."""
+    env = os.environ.get("SUITE_OPTUNA_STORAGE")
+    if env:
+        return env
+    root = settings.results_dir().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'optuna.db'}"
+
+
+def journal_storage() -> str:
+    """The journal file under the results directory, shared by workers on one machine."""
+    root = settings.results_dir().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return str(root / "optuna.journal")
+
+
+def is_journal(storage: str) -> bool:
+    """Whether `storage` names an Optuna journal file."""
+    return storage.endswith(".journal")
+
+
+def has_studies(storage: str, benchmark: str) -> bool:
+    """Whether `storage` exists and holds a study of `benchmark`."""
+    if storage.startswith("sqlite:///"):
+        if not Path(storage.removeprefix("sqlite:///")).is_file():
+            return False
+    elif is_journal(storage) and not Path(storage).is_file():
+        return False
+    import optuna
+
+    names = optuna.get_all_study_names(make_storage(storage))
+    return any(n.startswith(f"{benchmark}/") for n in names)
+
+
+def resolve_storage(benchmark: str, storage: str | None, workers: int = 1) -> str:
+    """The storage to use: the given one, $SUITE_OPTUNA_STORAGE, else a file under results/.
+
+    One process uses SQLite; several use the journal file. A benchmark stays in the file it
+    began in: a rerun finds its studies there, and one begun in SQLite refuses several workers.
+    """
+    if storage or os.environ.get("SUITE_OPTUNA_STORAGE"):
+        return storage or default_storage()
+    sqlite, journal = default_storage(), journal_storage()
+    if has_studies(journal, benchmark):
+        return journal
+    if workers > 1:
+        if has_studies(sqlite, benchmark):
+            raise ValueError(
+                f"benchmark {benchmark!r} began in {sqlite}, which one process at a time "
+                "may use: continue it without --workers, or delete it to start over"
+            )
+        return journal
+    return sqlite
+
+
+def local_storages() -> list[str]:
+    """The default storages under the results directory that exist (SQLite, journal)."""
+    out = [default_storage()]
+    journal = journal_storage()
+    if Path(journal).is_file() and not os.environ.get("SUITE_OPTUNA_STORAGE"):
+        out.append(journal)
+    return out
+
+
+_STORAGES: dict[str, Any] = {}
+
+
+def make_storage(url: str) -> Any:
+    """An Optuna storage for `url`, one per process and URL.
+
+    A path ending in .journal is Optuna's journal file; SQLite is a plain RDB storage; any
+    other database records heartbeats, so a trial whose worker died is failed and retried.
+    """
+    if url in _STORAGES:
+        return _STORAGES[url]
+    import optuna
+
+    if is_journal(url):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        storage = JournalStorage(JournalFileBackend(url))
+    elif url.startswith("sqlite:"):
+        storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    else:
+        retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        retry = retry or optuna.storages.RetryFailedTrialCallback
+        key = "heartbeat_stale_trial_callback"
+        if key not in inspect.signature(optuna.storages.RDBStorage).parameters:
+            key = "failed_trial_callback"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # experimental
+            options = {
+                "heartbeat_interval": heartbeat_interval(),
+                "grace_period": grace_period(),
+                key: retry(max_retry=max_retry()),
+            }
+        for attempt in range(5):  # workers starting together race to create the tables
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    storage = optuna.storages.RDBStorage(url, **options)
+                break
+            except Exception:
+                if attempt == 4:
+                    raise
+                time.sleep(1 + attempt)
+    _STORAGES[url] = storage
+    return storage

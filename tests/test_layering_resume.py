@@ -1,0 +1,65 @@
+"""A benchmark begun before the package was re-laid resumes and compares after it."""
+
+from __future__ import annotations
+
+import sqlite3
+import tarfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+FIXTURE = Path(__file__).parent / "fixtures" / "prerelayout.tar.gz"
+MADE_IN = "file:///tmp/fixmake/results"  # where the fixture was made (see fixtures/README.md)
+
+
+def unpack(tmp_path: Path) -> Path:
+    with tarfile.open(FIXTURE) as tar:
+        tar.extractall(tmp_path, filter="data")
+    results = tmp_path / "results"
+    here = results.resolve().as_uri()
+    with sqlite3.connect(results / "mlflow.db") as db:
+        db.execute(
+            "update experiments set artifact_location = replace(artifact_location, ?, ?)",
+            (MADE_IN, here),
+        )
+        db.execute("update runs set artifact_uri = replace(artifact_uri, ?, ?)", (MADE_IN, here))
+    return tmp_path / "prerelayout.yaml"
+
+
+def test_a_pre_relayout_benchmark_resumes_and_compares(tmp_path: Path, results: Path) -> None:
+    import optuna
+
+    from suite.compare import leaderboard
+    from suite.runner import run
+    from suite.spec.load import load
+    from suite.stores import default_storage
+
+    spec = unpack(tmp_path)
+    assert results == tmp_path / "results"
+    before = leaderboard("prerelayout")
+    assert set(before["candidate"]) == {"mlp", "gru"}
+    old = {
+        name: [
+            t.params
+            for t in optuna.load_study(
+                study_name=f"prerelayout/{name}", storage=default_storage()
+            ).trials
+        ]
+        for name in ("mlp", "gru")
+    }
+
+    summaries = run(load(spec), trials=3, only=["mlp"])  # one more trial, same study
+
+    assert [s.name for s in summaries] == ["mlp"]
+    study = optuna.load_study(study_name="prerelayout/mlp", storage=default_storage())
+    assert [t.params for t in study.trials[:2]] == old["mlp"]  # the same study, resumed
+    done = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(done) == 3
+    names = optuna.get_all_study_names(default_storage())
+    assert not [n for n in names if "@v" in n]  # no new study version: the spec hash held
+    after = leaderboard("prerelayout")
+    assert set(after["candidate"]) == {"mlp", "gru"}
+    gru = before.set_index("candidate").loc["gru", "test_mean"]
+    assert after.set_index("candidate").loc["gru", "test_mean"] == pytest.approx(gru)
