@@ -139,17 +139,31 @@ def delete(benchmark: str, storage: str | None = None, tracking_uri: str | None 
     return len(names)
 
 
+def _tokenizer_loc(cand: Any) -> tuple[str | int, ...]:
+    """Where a candidate's tokenizer stands in the spec (its model's place when it has none)."""
+    if cand.tokenizer is None:
+        return cand.loc
+    if cand.loc[:2] == ("candidates", "matrix"):
+        return ("candidates", "matrix", "tokenizer", cand.tokenizer_name)
+    return (*cand.loc[:-1], "tokenizer")
+
+
 def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -> None:
-    """Show the expanded candidates, their parameter counts and the budget; trains nothing."""
+    """Show the expanded candidates, their parameter counts and the budget; trains nothing.
+
+    What fails on the way (the data, a tokenizer, a model that cannot be built) is a SpecError
+    at its place in the spec."""
     from rich.markup import escape
     from rich.table import Table
 
     from suite.build import build_model, trainable_params
     from suite.runner import _select, load_data
+    from suite.spec.errors import reported_at
     from suite.tasks import TASKS
 
     data = load_data(bench)
-    task = TASKS.get(bench.task).bind(data)
+    with reported_at(("task",)):
+        task = TASKS.get(bench.task).bind(data)
     budget = trials or bench.search.trials
     table = Table(
         "candidate",
@@ -165,12 +179,14 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
         ),
     )
     for cand in _select(bench, only):
-        prep = task.inputs(data, cand.tokenizer)  # text: the tokenizer's ids (cached)
+        with reported_at(_tokenizer_loc(cand)):
+            prep = task.inputs(data, cand.tokenizer)  # text: the tokenizer's ids (cached)
         vocab = prep.tokenizer.vocab_size if prep.tokenizer else data.meta.get("vocabulary_size")
         shape = prep.data.input_shape
-        model = build_model(
-            cand.model.layers, shape, task, task.num_outputs, cand.name, vocab_size=vocab
-        )
+        with reported_at(cand.loc):
+            model = build_model(
+                cand.model.layers, shape, task, task.num_outputs, cand.name, vocab_size=vocab
+            )
         dims = ", ".join(cand.space) or "-"
         table.add_row(
             escape(cand.name),
