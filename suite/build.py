@@ -11,11 +11,21 @@ from typing import Any, get_args, get_origin
 
 from suite.blocks import BLOCKS, SEQUENCE_CONSUMERS, One, Stack
 from suite.spec.signature import tag_of, unwrap
+from suite.spec.space import parse_path
 from suite.tasks import Task
 
 
 class BuildError(ValueError):
-    """A model that cannot be built from its spec (e.g. shapes that do not fit)."""
+    """A model that cannot be built from its spec (e.g. shapes that do not fit).
+
+    `loc` is the failing layer's path in the model spec (e.g. ("layers", 2, "fcn")), and
+    `detail` what went wrong there; the message says both.
+    """
+
+    def __init__(self, message: str, loc: tuple[str | int, ...] = (), detail: str = "") -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.detail = detail or message
 
 
 # The vocabulary size of the data (or tokenizer) a model is being built for; blocks with an
@@ -62,7 +72,9 @@ def apply_layer(x: Any, layer: Any, where: str, next_layer: Any = None) -> Any:
         raise
     except (ValueError, TypeError) as e:
         shape = tuple(getattr(x, "shape", ()))
-        raise BuildError(f"{where} ({name}) on input of shape {shape}: {e}") from None
+        detail = f"on input of shape {shape}: {e}"
+        loc = (*parse_path(where)[1:], name)  # where: model.layers[i]...
+        raise BuildError(f"{where} ({name}) {detail}", loc, detail) from None
 
 
 def apply_stack(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,19 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _placed_in(spec: Path, overrides: tuple[str, ...]) -> Iterator[None]:
+    """Spec problems found after loading (data that cannot load, a model that cannot be
+    built) get the file, line and --set of `spec`."""
+    from suite.spec.errors import SpecError
+    from suite.spec.load import placed
+
+    try:
+        yield
+    except SpecError as e:
+        raise placed(e, spec, overrides) from None
 
 
 def _console() -> Any:
@@ -265,7 +279,8 @@ def run(
     if dry_run:
         from suite.manage import dry_run as show
 
-        show(bench, only, trials, console)
+        with _placed_in(spec, overrides):
+            show(bench, only, trials, console)
         return
     from suite.compare import leaderboard, render
 
@@ -295,17 +310,18 @@ def run(
     from suite.runner import run as run_benchmark
 
     reporter = Reporter() if quiet else RichReporter(bench.search.metric)
-    summaries = _recycling(
-        run_benchmark,
-        bench,
-        only=only,
-        trials=trials,
-        storage=storage,
-        tracking_uri=tracking_uri,
-        reporter=reporter,
-        source=spec,
-        rerun_failed=rerun_failed,
-    )
+    with _placed_in(spec, overrides):
+        summaries = _recycling(
+            run_benchmark,
+            bench,
+            only=only,
+            trials=trials,
+            storage=storage,
+            tracking_uri=tracking_uri,
+            reporter=reporter,
+            source=spec,
+            rerun_failed=rerun_failed,
+        )
     for s in summaries:
         if s.error:
             click.echo(f"candidate {s.name!r} stopped: {s.error}", err=True)

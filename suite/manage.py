@@ -139,19 +139,33 @@ def delete(benchmark: str, storage: str | None = None, tracking_uri: str | None 
     return len(names)
 
 
+def _tokenizer_loc(cand: Any) -> tuple[str | int, ...]:
+    """Where a candidate's tokenizer stands in the spec (its model's place when it has none)."""
+    if cand.tokenizer is None:
+        return cand.loc
+    if cand.loc[:2] == ("candidates", "matrix"):
+        return ("candidates", "matrix", "tokenizer", cand.tokenizer_name)
+    return (*cand.loc[:-1], "tokenizer")
+
+
 def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -> None:
-    """Show the expanded candidates, their parameter counts and the budget; trains nothing."""
+    """Show the expanded candidates, their parameter counts and the budget; trains nothing.
+
+    What fails on the way (the data, a tokenizer, a model that cannot be built) is a SpecError
+    at its place in the spec."""
     from rich.markup import escape
     from rich.table import Table
 
     from suite.build import trainable_params
     from suite.runner import RunError
     from suite.spec.candidates import select
+    from suite.spec.errors import reported_at
     from suite.tasks import TASKS
     from suite.trial import build, inputs, load_data, task_for
 
     data = load_data(bench)
-    task = TASKS.get(bench.task).bind(data)
+    with reported_at(("task",)):
+        task = TASKS.get(bench.task).bind(data)
     budget = trials or bench.search.trials
     table = Table(
         "candidate",
@@ -171,8 +185,10 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
     except KeyError as e:
         raise RunError(str(e)) from None
     for cand in chosen:
-        prep = inputs(task, data, cand)  # text: the tokenizer's ids (cached)
-        model = build(task_for(task, data, prep), prep, cand.model.layers, cand.name)
+        with reported_at(_tokenizer_loc(cand)):
+            prep = inputs(task, data, cand)  # text: the tokenizer's ids (cached)
+        with reported_at(cand.loc):
+            model = build(task_for(task, data, prep), prep, cand.model.layers, cand.name)
         dims = ", ".join(cand.space) or "-"
         table.add_row(
             escape(cand.name),

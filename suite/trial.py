@@ -32,19 +32,23 @@ class TrialResult:
 
 
 def load_data(bench: Benchmark) -> Dataset:
-    """The benchmark's dataset with its fixed splits (loaded once per process)."""
+    """The benchmark's dataset with its fixed splits (loaded once per process); what fails
+    is a SpecError at `data` (suite.spec.errors.reported_at)."""
+    from suite.spec.errors import reported_at
+
     common = {"name", "val_fraction", "test_fraction", "max_examples", "split_seed"}
     task = TASKS.get(bench.task)
-    return prepare(
-        bench.data.name,
-        bench.data.model_dump(exclude=common),
-        val_fraction=bench.data.val_fraction,
-        test_fraction=bench.data.test_fraction,
-        max_examples=bench.data.max_examples,
-        seed=bench.data.split_seed,
-        target=task.target,
-        split=task.split,
-    )
+    with reported_at(("data",), type(bench.data).model_fields):
+        return prepare(
+            bench.data.name,
+            bench.data.model_dump(exclude=common),
+            val_fraction=bench.data.val_fraction,
+            test_fraction=bench.data.test_fraction,
+            max_examples=bench.data.max_examples,
+            seed=bench.data.split_seed,
+            target=task.target,
+            split=task.split,
+        )
 
 
 def inputs(task: Task, data: Dataset, setup: Any) -> Any:

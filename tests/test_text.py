@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from suite.data import DataError, prepare
 from suite.data.text import rotten_tomatoes_file
+from suite.spec.errors import SpecError
 from suite.text.spec import TOKENIZERS, TokenizerSpec
 
 pytest.importorskip("tensorflow_text")
@@ -245,7 +246,7 @@ def test_kim_sets_keep_their_splits_and_cv_sets_take_a_fold(
     tests = [set(f.test.x.tolist()) for f in folds]
     assert not tests[0] & tests[1]  # folds are disjoint
     assert abs(len(folds[0].test) - 3775 / 5) <= 2
-    with pytest.raises(DataError, match=r"fold=7 is outside 0\.\.4"):
+    with pytest.raises(SpecError, match=r"data\.folds: folds=5 has folds 0\.\.4; received fold=7"):
         prepare("cr", {"fold": 7, "folds": 5})
     sizes = {"sst1": 11855, "trec": 5952, "mr": 10662, "subj": 10000, "mpqa": 10603}
     for name, n in sizes.items():  # Kim's table (MPQA: 3 lines have no text)
@@ -273,7 +274,6 @@ search:
 
 def test_tokenizer_axis_expands_and_its_options_are_search_dimensions(tmp_path: Path) -> None:
     from suite.spec.candidates import candidates
-    from suite.spec.errors import SpecError
     from suite.spec.load import load
 
     file = tmp_path / "t.yaml"

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from suite.blocks.base import IMG, SEQ, Activation, Padding, Pos, Rate, block
+from suite.spec.signature import relation
 
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 NonNeg = Annotated[int, Field(ge=0)]
@@ -148,6 +149,12 @@ def zero_pad(padding: NonNeg | list[NonNeg] = 1) -> Any:
     consumes_sequence=True,
     example=(IMG, [{"conv_bn": {"filters": 4, "strides": 2, "groups": 2}}, "flatten"]),
 )
+@relation(
+    "groups",
+    lambda groups, filters: (
+        f"groups={groups} must divide filters ({filters})" if filters % groups else None
+    ),
+)
 def conv_bn(
     filters: Pos = 32,
     kernel_size: Pos = 3,
@@ -233,6 +240,31 @@ def vgg_stage(
     return apply
 
 
+def _bottleneck_kernels(kernels: list[int] | None, kind: str) -> str | None:
+    if kind == "bottleneck" and kernels and len(kernels) != 3:
+        return f"a bottleneck block has three convolutions; kernels={kernels} has {len(kernels)}"
+    return None
+
+
+def _groups_need_bottleneck(groups: int, kind: str) -> str | None:
+    if kind == "basic" and groups != 1:
+        return (
+            f"groups={groups} applies to bottleneck blocks (ResNeXt); "
+            "set kind: bottleneck or groups: 1"
+        )
+    return None
+
+
+def _bottleneck_width(width_per_group: int, filters: int, groups: int, kind: str) -> str | None:
+    if kind == "bottleneck" and int(filters * width_per_group / 64) * groups < 1:
+        return (
+            f"width_per_group={width_per_group} gives a bottleneck width of "
+            f"int({filters} * {width_per_group} / 64) * {groups} = 0; raise width_per_group "
+            "or filters"
+        )
+    return None
+
+
 def _residual_unit(
     x: Any,
     convs: list[tuple[int, int, int, int]],
@@ -292,6 +324,9 @@ def _residual_unit(
         ],
     ),
 )
+@relation("kernels", _bottleneck_kernels)
+@relation("groups", _groups_need_bottleneck)
+@relation("width_per_group", _bottleneck_width)
 def resnet_stage(
     blocks: Pos = 2,
     filters: Pos = 64,
@@ -322,21 +357,7 @@ def resnet_stage(
     activation).
     """
     ks = list(kernels) if kernels else ([3, 3] if kind == "basic" else [1, 3, 1])
-    if kind == "bottleneck" and len(ks) != 3:
-        raise ValueError(
-            f"resnet_stage: a bottleneck block has three convolutions; kernels={ks} has {len(ks)}"
-        )
-    if kind == "basic" and groups != 1:
-        raise ValueError(
-            f"resnet_stage: groups={groups} applies to bottleneck blocks (ResNeXt); "
-            "set kind: bottleneck or groups: 1"
-        )
     width = int(filters * width_per_group / 64) * groups
-    if width < 1:
-        raise ValueError(
-            f"resnet_stage: bottleneck width int({filters} * {width_per_group} / 64) * {groups} "
-            "is 0; raise filters or width_per_group"
-        )
 
     def convs(s: int) -> list[tuple[int, int, int, int]]:
         if kind == "basic":
@@ -498,11 +519,16 @@ def _separable(
     return _bn_act(_conv(y, filters, 1, where), act, momentum)
 
 
-def _scaled(filters: int, alpha: float, where: str) -> int:
-    scaled = int(filters * alpha)
-    if scaled < 1:
-        raise ValueError(f"{where}: int({filters} * alpha {alpha}) is 0 filters; raise alpha")
-    return scaled
+def _scaled_away(alpha: float, filters: int) -> str | None:
+    if int(filters * alpha) < 1:
+        return (
+            f"alpha={alpha} scales {filters} filters to int({filters} * {alpha}) = 0; raise alpha"
+        )
+    return None
+
+
+def _all_scaled_away(alpha: float, stem_filters: int, blocks: list[tuple[int, int]]) -> str | None:
+    return _scaled_away(alpha, min([stem_filters, *(f for f, _ in blocks)]))
 
 
 @block(
@@ -510,6 +536,7 @@ def _scaled(filters: int, alpha: float, where: str) -> int:
     consumes_sequence=True,
     example=(IMG, [{"depthwise_separable": {"filters": 8, "alpha": 0.5}}, "flatten"]),
 )
+@relation("alpha", _scaled_away)
 def depthwise_separable(
     filters: Pos = 64,
     strides: Pos = 1,
@@ -522,7 +549,7 @@ def depthwise_separable(
     """MobileNet separable block: depthwise conv-BN-act, 1x1 conv to int(filters*alpha)-BN-act."""
 
     def apply(x: Any) -> Any:
-        f = _scaled(filters, alpha, "depthwise_separable")
+        f = int(filters * alpha)
         act = activation or "linear"
         where = "depthwise_separable"
         return _separable(x, f, strides, depth_multiplier, kernel_size, act, where, bn_momentum)
@@ -541,12 +568,13 @@ def depthwise_separable(
         ],
     ),
 )
+@relation("alpha", _all_scaled_away)
 def mobilenet_v1(
-    alpha: Annotated[float, Field(gt=0.0)] = 1.0,
-    depth_multiplier: Pos = 1,
     stem_filters: Pos = 32,
     stem_strides: Pos = 2,
     blocks: list[tuple[Pos, Pos]] = MOBILENET_V1_BLOCKS,
+    alpha: Annotated[float, Field(gt=0.0)] = 1.0,
+    depth_multiplier: Pos = 1,
     activation: Activation = "relu6",
     bn_momentum: Momentum = 0.99,
 ) -> Any:
@@ -562,10 +590,10 @@ def mobilenet_v1(
 
     def apply(x: Any) -> Any:
         act = activation or "linear"
-        stem = _scaled(stem_filters, alpha, "mobilenet_v1")
+        stem = int(stem_filters * alpha)
         x = _bn_act(_conv(x, stem, 3, "mobilenet_v1", strides=stem_strides), act, bn_momentum)
         for filters, strides in blocks:
-            f = _scaled(filters, alpha, "mobilenet_v1")
+            f = int(filters * alpha)
             x = _separable(x, f, strides, depth_multiplier, 3, act, "mobilenet_v1", bn_momentum)
         return x
 

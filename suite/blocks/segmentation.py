@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from suite.blocks.base import IMG, Activation, Padding, Pos, Rate, block
+from suite.spec.signature import relation
 
 POOLED = "global_avg_pool"  # the contract test's head needs a vector; examples end with it
 
@@ -85,6 +86,12 @@ def conv2d_transpose(
         [{"fcn": {"filters": 4, "stages": 2, "features": 4, "skips": 1}}, POOLED],
     ),
 )
+@relation(
+    "skips",
+    lambda skips, stages: (
+        f"skips must be less than stages ({stages}); received {skips}" if skips >= stages else None
+    ),
+)
 def fcn(
     filters: Pos = 32,
     stages: Pos = 3,
@@ -104,9 +111,6 @@ def fcn(
     The output is (batch, height, width, features); the task adds the 1x1 classifier.
     """
     from keras import layers
-
-    if skips >= stages:
-        raise ValueError(f"skips must be less than stages ({stages}); received {skips}")
 
     def apply(x: Any) -> Any:
         _check_divisible(x, 2**stages, "fcn")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Raw, stratified_split
+from suite.spec.signature import relation
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,6 +20,7 @@ else:  # imported on first use: validating a spec needs no NumPy
     from suite.lazy import numpy as np
 
 Placement = tuple[int, int, int, int]  # (canvas, source image, top, left)
+SOURCE_SIDE = {"digits": 8, "fashion_mnist": 28}  # the source images' height and width
 
 
 def pools(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,7 +83,15 @@ def _source(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndar
     return x, y, raw.classes, np.arange(len(raw.y_train), len(y))
 
 
+def _fits_canvas(size: int, source: str) -> str | None:
+    side = SOURCE_SIDE[source]
+    if size < side:
+        return f"size={size} is smaller than the {side}x{side} {source} images; use at least {side}"
+    return None
+
+
 @DATASETS.register("canvas")
+@relation("size", _fits_canvas)
 def canvas(
     source: Literal["digits", "fashion_mnist"] = "digits",
     size: Annotated[int, Field(ge=8, le=256)] = 32,

@@ -191,7 +191,7 @@ def find_text(dataset: str, folder: str, file: str) -> str:
 def tiny_shakespeare(
     window: Chars = 100,
     stride: Chars | None = None,
-    prime: str = "ROMEO:",
+    prime: Annotated[str, Field(min_length=1)] = "ROMEO:",
     sample_length: Chars = 300,
     temperature: Annotated[float, Field(gt=0)] = 0.8,
 ) -> Corpus:
@@ -199,8 +199,6 @@ def tiny_shakespeare(
     # window: characters per training window (backpropagation through time); stride: between
     # window starts (default `window`). After training, `sample_length` characters are generated
     # from `prime` at `temperature` and logged as the run's artifact `samples/sample.txt`.
-    if not prime:
-        raise DataError("tiny_shakespeare: prime must be a non-empty string")
     return Corpus(
         text=find_text("tiny_shakespeare", FOLDER, FILE),
         source=f"{FOLDER}/{FILE}",

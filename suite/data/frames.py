@@ -80,11 +80,6 @@ def frames(
     seed: int = 0,
 ) -> Raw:
     """Sequences of `frames` 8x8 digit images labelled by the whole sequence (e.g. its sum)."""
-    if not (1 <= frames <= 32 and num_sequences >= 100 and 0 < test_pool < 1):
-        raise ValueError(
-            f"frames: need 1 <= frames <= 32, num_sequences >= 100, 0 < test_pool < 1; got "
-            f"frames={frames}, num_sequences={num_sequences}, test_pool={test_pool}"
-        )
     src = digits()
     images, targets = src.x_train, src.y_train
     rng = np.random.default_rng(seed)

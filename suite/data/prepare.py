@@ -19,8 +19,9 @@ they are shared.
 
 from __future__ import annotations
 
+import functools
 import inspect
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from suite.data.base import (
     DATASETS,
@@ -81,7 +82,29 @@ def _bind(name: str, params: dict[str, object]) -> tuple[object, dict[str, objec
         accepted = ", ".join(sig.parameters) or "none"
         raise TypeError(f"dataset {name!r}: {e}. Its parameters are: {accepted}") from None
     bound.apply_defaults()
+    _declared_values(name, dict(bound.arguments))
     return loader, dict(bound.arguments)
+
+
+@functools.cache
+def _declaration(name: str) -> Any:
+    from suite.spec.signature import params_model
+
+    return params_model(DATASETS.get(name), f"data.{name}")
+
+
+def _declared_values(name: str, params: dict[str, object]) -> None:
+    """Refuse parameter values outside the loader's declaration, as `suite validate` does for a
+    spec: a SpecError naming `data.<parameter>`."""
+    from pydantic import ValidationError
+
+    from suite.spec.errors import Problem, SpecError, describe
+
+    try:
+        _declaration(name).model_validate(params)
+    except ValidationError as e:
+        found = [describe(err) for err in e.errors()]  # type: ignore[arg-type]
+        raise SpecError([Problem(("data", *loc), msg) for loc, msg in found]) from None
 
 
 def _check(name: str, raw: Raw) -> None:

@@ -6,7 +6,9 @@ import random
 import warnings
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import atomic_write
@@ -54,10 +56,8 @@ def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
 
 
 @DATASETS.register("mnist1d")
-def mnist1d(num_samples: int = 5000, seed: int = 42) -> Raw:
+def mnist1d(num_samples: Annotated[int, Field(ge=20)] = 5000, seed: int = 42) -> Raw:
     """MNIST-1D: 10 classes of length-40 1-D signals, generated offline (80/20 native split)."""
-    if num_samples < 20:
-        raise ValueError(f"mnist1d: num_samples must be at least 20, got {num_samples}")
     path = mnist1d_cache_path(num_samples, seed)
     arrays = _read_cache(path)
     if arrays is None:

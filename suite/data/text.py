@@ -10,10 +10,13 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import encode_labels, resolve_file
+from suite.spec.signature import relation
 
 if TYPE_CHECKING:
     import numpy as np
@@ -147,8 +150,6 @@ def _cv(dataset: str, file: str, classes: tuple[str, ...], fold: int | None, fol
     raw = _kim(dataset, {"train": file}, classes, f"Kim 2014 ({file}); scored by {folds}-fold CV")
     if fold is None:
         return raw
-    if not 0 <= fold < folds:
-        raise DataError(f"{dataset}: fold={fold} is outside 0..{folds - 1} (folds={folds})")
     rng = np.random.default_rng(0)
     which = np.empty(len(raw.y_train), dtype=np.int64)
     for c in np.unique(raw.y_train):
@@ -166,29 +167,43 @@ def _cv(dataset: str, file: str, classes: tuple[str, ...], fold: int | None, fol
     )
 
 
-Fold = int | None
+Fold = Annotated[int, Field(ge=0)] | None
+Folds = Annotated[int, Field(ge=2)]
+
+
+def _fold_in_range(folds: int, fold: int | None) -> str | None:
+    if fold is not None and fold >= folds:
+        return f"folds={folds} has folds 0..{folds - 1}; received fold={fold}"
+    return None
+
+
+cross_validated = relation("folds", _fold_in_range)
 
 
 @DATASETS.register("mr")
-def mr(fold: Fold = None, folds: int = 10) -> Raw:
+@cross_validated
+def mr(fold: Fold = None, folds: Folds = 10) -> Raw:
     """MR movie-review sentences (10,662, binary); `fold` picks the k-fold test split."""
     return _cv("mr", "rt-polarity.all", ("negative", "positive"), fold, folds)
 
 
 @DATASETS.register("subj")
-def subj(fold: Fold = None, folds: int = 10) -> Raw:
+@cross_validated
+def subj(fold: Fold = None, folds: Folds = 10) -> Raw:
     """Subj: subjective vs. objective sentences (10,000); `fold` picks the k-fold test split."""
     return _cv("subj", "subj.all", ("0", "1"), fold, folds)
 
 
 @DATASETS.register("cr")
-def cr(fold: Fold = None, folds: int = 10) -> Raw:
+@cross_validated
+def cr(fold: Fold = None, folds: Folds = 10) -> Raw:
     """CR customer reviews (3,775, binary); `fold` picks the k-fold test split."""
     return _cv("cr", "custrev.all", ("negative", "positive"), fold, folds)
 
 
 @DATASETS.register("mpqa")
-def mpqa(fold: Fold = None, folds: int = 10) -> Raw:
+@cross_validated
+def mpqa(fold: Fold = None, folds: Folds = 10) -> Raw:
     """MPQA opinion polarity phrases (10,606, binary); `fold` picks the k-fold test split."""
     return _cv("mpqa", "mpqa.all", ("negative", "positive"), fold, folds)
 

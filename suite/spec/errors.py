@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,43 @@ class SpecError(Exception):
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in the spec:"
         return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+
+# Errors whose message is enough; any other kind is named in front of its message.
+_PLAIN = (ValueError, TypeError, KeyError, OSError)
+
+
+def _named(message: str, params: Iterable[str]) -> str | None:
+    """The one parameter of `params` that `message` names (`param=` first), else None."""
+    for pattern in (r"\b{}=", r"\b{}\b"):
+        found = {p for p in params if re.search(pattern.format(re.escape(p)), message)}
+        if len(found) == 1:
+            return found.pop()
+    return None
+
+
+@contextmanager
+def reported_at(loc: Loc, params: Iterable[str] = ()) -> Iterator[None]:
+    """Report an error raised inside as a spec problem at `loc` (e.g. ("data",)): at the
+    parameter among `params` its message names, or at an error's own `loc` under `loc` (a
+    BuildError's layer). For what goes wrong before training starts (loading the data,
+    building a model): the user sees where and what, not a traceback. A SpecError passes."""
+    try:
+        yield
+    except SpecError:
+        raise
+    except Exception as e:
+        text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        if not isinstance(e, _PLAIN) and not type(e).__module__.startswith("suite."):
+            text = f"{type(e).__name__}: {text}"
+        inner = getattr(e, "loc", None)
+        if isinstance(inner, tuple) and inner:
+            where: Loc = (*loc, *inner)
+            text = str(getattr(e, "detail", None) or text)
+        else:
+            param = _named(text, params)
+            where = (*loc, param) if param else loc
+        raise SpecError([Problem(where, text)]) from e
 
 
 def doc_loc(data: Any, loc: Loc) -> Loc:

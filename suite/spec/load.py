@@ -169,6 +169,15 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
     return bench
 
 
+def placed(
+    error: SpecError, path: str | Path, overrides: list[str] | tuple[str, ...] = ()
+) -> SpecError:
+    """`error` with each problem that lacks a file placed in the spec `path` (its file, line
+    and the --set it came from): for problems found after loading (suite.spec.errors)."""
+    _, sources = load_raw(path, overrides)
+    return SpecError([p if p.file is not None else sources.place(p) for p in error.problems])
+
+
 BUDGET = ("trials", "timeout", "epochs_budget")
 # left out of the hash: the budget, and the target metric value (it changes no result)
 UNHASHED = (*BUDGET, "target")
@@ -230,4 +239,12 @@ def legacy_spec_hash(bench: Any) -> str:
     return _digest(doc)
 
 
-__all__ = ["SpecError", "format_path", "legacy_spec_hash", "load", "load_raw", "spec_hash"]
+__all__ = [
+    "SpecError",
+    "format_path",
+    "legacy_spec_hash",
+    "load",
+    "load_raw",
+    "placed",
+    "spec_hash",
+]

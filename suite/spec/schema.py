@@ -13,7 +13,7 @@ from suite.data import DATASETS
 from suite.optim import OPTIMIZERS, SCHEDULES
 from suite.registry import Registry
 from suite.spec.base import Strict
-from suite.spec.signature import params_model, tagged_union
+from suite.spec.signature import params_model, relation_validators, tagged_union
 from suite.spec.space import Param
 from suite.strategies import PRUNERS, SAMPLERS
 from suite.tasks import TASKS, direction_of
@@ -293,7 +293,9 @@ def _data_members() -> list[Any]:
             )
         fields: dict[str, Any] = {"name": (Literal[name], ...)}
         fields.update({k: (f.annotation, f) for k, f in own.model_fields.items()})
-        model = create_model(f"data:{name}", __base__=DataCommon, **fields)
+        model = create_model(
+            f"data:{name}", __base__=DataCommon, __validators__=relation_validators(fn), **fields
+        )
         model.__doc__ = own.__doc__
         members.append(model)
     return members

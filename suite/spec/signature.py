@@ -1,7 +1,8 @@
 """Turn registered functions into pydantic models: a signature is a schema.
 
 `tagged_union` makes the one-key form `{name: {param: value}}` (or the bare `name`)
-used for blocks, optimizers, samplers and pruners.
+used for blocks, optimizers, samplers and pruners. `relation` declares what one parameter's
+type and bounds cannot say alone: how it must fit the parameters before it.
 """
 
 from __future__ import annotations
@@ -9,14 +10,28 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
-from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from suite.registry import Registry
 from suite.spec.base import Strict
 
 Substitute = Callable[[Any], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+Check = Callable[..., str | None]
+
+_RELATIONS = "__suite_relations__"
 
 FAMILY_NAMES: dict[str, tuple[str, ...]] = {}  # family -> registered names, for messages
 
@@ -32,6 +47,47 @@ def _identity(ann: Any) -> Any:
     return ann
 
 
+def relation(param: str, check: Check) -> Callable[[F], F]:
+    """Declare that parameter `param` of the decorated component must fit the parameters
+    before it. `check` takes `param` and any earlier parameters, by name, and returns what
+    is wrong (a message naming `param`) or None. The spec check runs it, so the error points
+    at `param`; the component's body may rely on it."""
+
+    def add(fn: F) -> F:
+        setattr(fn, _RELATIONS, (*relations(fn), (param, check)))
+        return fn
+
+    return add
+
+
+def relations(fn: Callable[..., Any]) -> tuple[tuple[str, Check], ...]:
+    """The (parameter, check) pairs declared on `fn` with `relation`."""
+    return getattr(fn, _RELATIONS, ())
+
+
+def _run_relation(param: str, check: Check) -> Callable[[Any, Any, ValidationInfo], Any]:
+    names = tuple(inspect.signature(check).parameters)
+
+    def validate(cls: Any, value: Any, info: ValidationInfo) -> Any:
+        given = {**info.data, param: value}
+        if any(n not in given for n in names):  # an earlier parameter failed on its own
+            return value
+        problem = check(**{n: given[n] for n in names})
+        if problem:
+            raise PydanticCustomError("relation", "{problem}", {"problem": problem})
+        return value
+
+    return validate
+
+
+def relation_validators(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Field validators running `fn`'s relations, for `create_model(__validators__=...)`."""
+    return {
+        f"relation_{i}_{param}": field_validator(param)(_run_relation(param, check))
+        for i, (param, check) in enumerate(relations(fn))
+    }
+
+
 def params_model(
     fn: Callable[..., Any],
     model_name: str,
@@ -41,15 +97,24 @@ def params_model(
     """A frozen model whose fields are `fn`'s keyword parameters (type hints and defaults);
     forward references in its substituted hints resolve in `module` (default: this one)."""
     hints = typing.get_type_hints(fn, include_extras=True)
+    related = {param for param, _ in relations(fn)}
     fields: dict[str, Any] = {}
     for p in inspect.signature(fn).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         ann = substitute(hints.get(p.name, Any))
         default = ... if p.default is inspect.Parameter.empty else p.default
+        if p.name in related:  # its default is checked against the others too
+            default = Field(default, validate_default=True)
         fields[p.name] = (ann, default)
     doc = (fn.__doc__ or "").strip().splitlines()
-    model = create_model(model_name, __base__=Deferred, __module__=module or __name__, **fields)
+    model = create_model(
+        model_name,
+        __base__=Deferred,
+        __module__=module or __name__,
+        __validators__=relation_validators(fn),
+        **fields,
+    )
     model.__doc__ = doc[0] if doc else None
     return model
 

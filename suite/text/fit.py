@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from suite.text.kinds import Kind, VocabError
+from suite.text.kinds import Kind
 from suite.text.spec import TOKENIZERS, TokenizerSpec, own_options
 
 CHUNK = 20_000  # texts per TensorFlow call
@@ -81,12 +81,7 @@ class Fitted:
     def pad(self, seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(n, max_length) int32 ids with start/end, truncated and padded with 0; which were cut."""
         head, tail = self._specials()
-        room = self.spec.max_length - len(head) - len(tail)
-        if room < 1:
-            raise VocabError(
-                f"max_length={self.spec.max_length} leaves no room for tokens besides "
-                f"the start/end tokens"
-            )
+        room = self.spec.max_length - len(head) - len(tail)  # >= 1: the spec checks it
         out = np.zeros((len(seqs), self.spec.max_length), dtype=np.int32)
         cut = np.zeros(len(seqs), dtype=bool)
         for i, s in enumerate(seqs):
@@ -177,8 +172,6 @@ def fit_tokenizer(spec: Any, train_texts: Sequence[str], folder: Path | None = N
     folder = Path(folder or tempfile.mkdtemp(prefix="suite-tok-"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "reserved.json").write_text(spec.reserved.model_dump_json(), encoding="utf-8")
-    if len(set(spec.reserved.tokens())) != len(spec.reserved.tokens()):
-        raise VocabError(f"reserved tokens must differ: {spec.reserved.tokens()}")
     kind = _kind(spec)
     fitted = Fitted(spec, kind, folder)
     kind.learn(fitted._prepare(list(train_texts)), fitted.reserved, folder, spec.lower)

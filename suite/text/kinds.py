@@ -96,12 +96,7 @@ class Counted(Kind):
         counted = [(t, c) for t, c in _count(flat) if c >= self.min_frequency]
         what = "characters" if self.name == "char" else "words"
         if self.size is not None:
-            want = self.size - len(reserved)
-            if want < 1:
-                raise VocabError(
-                    f"vocab_size={self.size} leaves no room after the {len(reserved)} reserved "
-                    f"tokens {reserved}"
-                )
+            want = self.size - len(reserved)  # >= 1: the spec checks it
             if len(counted) < want:
                 setting = f"min_frequency={self.min_frequency}"
                 raise _too_small(len(counted), self.size, what, len(reserved), setting)
@@ -242,9 +237,7 @@ class WordPiece(Kind):
         self.reserved = reserved
         words = self._words(texts, lower).flat_values.numpy()
         counts = [(w.decode("utf-8", "replace"), c) for w, c in _count(words)]
-        want = self.size - len(reserved)
-        if want < 1:
-            raise VocabError(f"vocab_size={self.size} leaves no room after {reserved}")
+        want = self.size - len(reserved)  # >= 1: the spec checks it
         pieces = wordpiece_vocab(counts, want, self.min_frequency)
         if len(pieces) < want:
             raise VocabError(

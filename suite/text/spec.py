@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, create_model
+from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
 from suite.registry import Registry
 from suite.spec.base import Strict
-from suite.spec.signature import params_model
+from suite.spec.signature import params_model, relation_validators
 
 TOKENIZERS: Registry[Any] = Registry("tokenizer")
 
 Size = Annotated[int, Field(ge=2)]
 MinFreq = Annotated[int, Field(ge=1)]
+Coverage = Annotated[float, Field(gt=0, le=1)]  # the share of characters sentencepiece covers
 
 
 class Reserved(Strict):
@@ -34,6 +35,12 @@ class Reserved(Strict):
         """The reserved tokens in id order."""
         return [t for t in (self.pad, self.unk, self.start, self.end, self.mask) if t is not None]
 
+    @model_validator(mode="after")
+    def _distinct(self) -> Reserved:
+        if len(set(self.tokens())) != len(self.tokens()):
+            raise ValueError(f"reserved tokens must differ; received {self.tokens()}")
+        return self
+
 
 class TokenizerCommon(Strict):
     """Options every tokenizer has: normalization, length and the reserved tokens."""
@@ -47,6 +54,28 @@ class TokenizerCommon(Strict):
         "right", description="right keeps the beginning of a long text, left keeps its end"
     )
     reserved: Reserved = Field(default_factory=Reserved)
+
+    @field_validator("reserved")
+    @classmethod
+    def _room_in_max_length(cls, v: Reserved, info: ValidationInfo) -> Reserved:
+        length = info.data.get("max_length")
+        ends = (v.start is not None) + (v.end is not None)
+        if length is not None and length - ends < 1:
+            raise ValueError(
+                f"max_length={length} leaves no room for tokens besides the start/end tokens"
+            )
+        return v
+
+    @field_validator("vocab_size", check_fields=False)
+    @classmethod
+    def _room_in_vocabulary(cls, v: int | None, info: ValidationInfo) -> int | None:
+        reserved = info.data.get("reserved")
+        n = len(reserved.tokens()) if isinstance(reserved, Reserved) else 0
+        if v is not None and v - n < 1:
+            raise ValueError(
+                f"vocab_size={v} leaves no room after the {n} reserved tokens; use at least {n + 1}"
+            )
+        return v
 
 
 def tokenizer(name: str) -> Any:
@@ -99,7 +128,7 @@ def wordpiece(
 
 
 @tokenizer("sentencepiece_unigram")
-def sentencepiece_unigram(vocab_size: Size = 8000, character_coverage: float = 1.0) -> Any:
+def sentencepiece_unigram(vocab_size: Size = 8000, character_coverage: Coverage = 1.0) -> Any:
     """SentencePiece unigram model trained on the training split (sentencepiece package)."""
     from suite.text.kinds import SentencePiece
 
@@ -107,7 +136,7 @@ def sentencepiece_unigram(vocab_size: Size = 8000, character_coverage: float = 1
 
 
 @tokenizer("sentencepiece_bpe")
-def sentencepiece_bpe(vocab_size: Size = 8000, character_coverage: float = 1.0) -> Any:
+def sentencepiece_bpe(vocab_size: Size = 8000, character_coverage: Coverage = 1.0) -> Any:
     """SentencePiece byte-pair encoding trained on the training split."""
     from suite.text.kinds import SentencePiece
 
@@ -128,7 +157,12 @@ def _members() -> list[Any]:
         own = params_model(fn, f"tokenizer.{name}")
         fields: dict[str, Any] = {"kind": (Literal[name], ...)}
         fields.update({k: (f.annotation, f) for k, f in own.model_fields.items()})
-        model = create_model(f"tokenizer:{name}", __base__=TokenizerCommon, **fields)
+        model = create_model(
+            f"tokenizer:{name}",
+            __base__=TokenizerCommon,
+            __validators__=relation_validators(fn),
+            **fields,
+        )
         model.__doc__ = own.__doc__
         out.append(model)
     return out
