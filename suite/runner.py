@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from suite import env, search, shared, track, transfer
+from suite import budget, env, search, shared, track, transfer
 from suite.data import Dataset, prepare
 from suite.progress import Reporter
 from suite.registry import Registry
@@ -174,6 +174,7 @@ def _summary_metrics(result: Any, metric: str) -> dict[str, float]:
         first_epoch_s=result.first_epoch_s,
         samples_per_s=result.samples_per_s,
     )
+    out.update(budget.tail_metrics(result.history.get(metric, []), result.stop))
     return out
 
 
@@ -507,6 +508,7 @@ def _finish(ctx: Context, live: Live, status: str) -> CandidateSummary:
 
     live.done = True
     shared.parent_metrics(ctx.tracker, live.parent, live.study)
+    budget.tag_candidate(ctx.tracker, live.parent, ctx.bench.search.resolved_direction)
     if len(live.study.directions) > 1:
         shared.log_pareto(ctx.tracker, live.parent, live.study, ctx.bench.search.goals)
     busy = any(
