@@ -26,6 +26,7 @@ from suite.readback import (
     NotFound,
     Runs,
     best_seed_runs,
+    budget_assessments,
     check_mixed,
     read,
     seed_scores,
@@ -68,6 +69,8 @@ COLUMNS = [
     "wall_s",
     "best_params",
     "verdict",
+    "still_improving",
+    "budget_limited",
     *(f"tok_{k}" for k in ("kind", "vocab_size", "tokens_mean", "tokens_p95", "val_unk_rate")),
     "tok_truncated",
 ]
@@ -205,6 +208,7 @@ def leaderboard(
     ).reset_index(drop=True)
     pairs = pairwise(runs, test=test)
     verdicts(frame, pairs, direction)
+    flags = _budget(frame, budget_assessments(runs))
     iqm, poi = robust(runs)
     refs = references(runs.dataset, test_metric)
     attrs.update(
@@ -214,11 +218,29 @@ def leaderboard(
         improvement=_records(poi),
         tuning=_tuning_summary(tuning_curves(runs)),
         references=_records(refs),
+        budget=flags,
         latency_batch=_median(runs.col("metrics.latency_batch")),
         test=test,
     )
     frame.attrs.update(attrs)
     return frame
+
+
+def _budget(frame: Any, found: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fill the budget columns and append the note to each budget-limited candidate's verdict;
+    the assessments as records."""
+    from suite.budget import annotate
+
+    names = frame["candidate"]
+    frame["still_improving"] = [found[c].fraction if c in found else math.nan for c in names]
+    frame["budget_limited"] = [found[c].limited if c in found else None for c in names]
+    frame["verdict"] = [
+        (annotate(v, [found[c].note()]) if isinstance(v, str) and v else found[c].note())
+        if c in found and found[c].limited
+        else v
+        for c, v in zip(names, frame["verdict"], strict=True)
+    ]
+    return [a.record(name) for name, a in found.items()]
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:

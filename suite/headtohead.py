@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from suite.readback import Runs, read, seed_scores
+from suite.readback import Runs, budget_assessments, read, seed_scores
 
 ALPHA = 0.05
 
@@ -87,7 +87,19 @@ def pairwise(
             winners.append("")
             verdicts.append("no significant difference")
     frame["winner"], frame["verdict"] = winners, verdicts
+    _budget_notes(frame, runs)
     return frame
+
+
+def _budget_notes(frame: Any, runs: Runs) -> None:
+    """Each pair's verdict followed by the budget note of a budget-limited candidate in it."""
+    from suite.budget import annotate
+
+    notes = {c: a.note(c) for c, a in budget_assessments(runs).items() if a.limited}
+    frame["verdict"] = [
+        annotate(v, [notes[c] for c in (a, b) if c in notes])
+        for a, b, v in zip(frame["a"], frame["b"], frame["verdict"], strict=True)
+    ]
 
 
 def robust(

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from suite import track
+from suite import budget, track
 from suite.search import seeds as seed_queue
 from suite.search.studies import tally
 
@@ -116,3 +116,42 @@ def log_pareto(tracker: track.Tracker, parent: str, study: Any, goals: Sequence[
         run_id = t.user_attrs.get("mlflow_run_id")
         if run_id:
             tracker.set_tags(run_id, {PARETO: "true" if t.number in on else "false"})
+
+
+def tag_budget(tracker: Any, parent: str, direction: str) -> budget.Assessment | None:
+    """Judge the candidate's runs and tag them: its best configuration's seed runs (children
+    of `parent` tagged with its `suite.best_trial`) give the parent `suite.budget_limited` =
+    the fraction still improving; each judged seed run and completed trial gets
+    `suite.still_improving`, trials against the seed runs' noise (0 without seed runs).
+    Returns the seed runs' Assessment, None without any."""
+    best = tracker.client.get_run(parent).data.tags.get(track.BEST_TRIAL)
+    found = tracker.client.search_runs(
+        [tracker.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent}' "
+        f"and tags.`{track.STATE}` = 'COMPLETE'",
+        max_results=50000,
+    )
+    seeds, trials = [], []
+    for r in found:
+        c = budget.curve(r.data.metrics)
+        kind = r.data.tags.get(track.KIND)
+        if c is None:
+            continue
+        if kind == "seed" and (best is None or r.data.tags.get(track.BEST_TRIAL) == best):
+            seeds.append((r.info.run_id, c))
+        elif kind == "trial":
+            trials.append((r.info.run_id, c))
+    sd = budget.noise([c for _, c in seeds])
+    said = budget.decisions([c for _, c in seeds], direction)
+    said += [
+        budget.still_improving(c.slope, c.window, sd, direction, c.stopped_early) for _, c in trials
+    ]
+    for (run_id, _), d in zip(seeds + trials, said, strict=True):
+        if d is not None:
+            tracker.set_tags(run_id, {budget.IMPROVING: str(d).lower()})
+    if not seeds:
+        return None
+    result = budget.assess([c for _, c in seeds], direction)
+    if result.judged:
+        tracker.set_tags(parent, {budget.LIMITED: f"{result.fraction:.4g}"})
+    return result

@@ -112,6 +112,19 @@ def best_seed_runs(runs: Runs, candidate: str) -> Any:
     return seeds
 
 
+def budget_assessments(runs: Runs) -> dict[str, Any]:
+    """Each candidate's best configuration's seed runs judged by `suite.budget`'s rule
+    (candidates whose seed runs logged no tail, e.g. older results, are left out)."""
+    from suite.budget import assess, curves_of
+
+    out = {}
+    for name in runs.candidates():
+        curves = curves_of(best_seed_runs(runs, name))
+        if curves:
+            out[name] = assess(curves, runs.direction)
+    return out
+
+
 def seed_scores(runs: Runs, metric: str | None = None) -> Any:
     """Long frame candidate, seed, value: the best configuration's seed runs (test metric)."""
     import pandas as pd

@@ -436,6 +436,7 @@ def _finish(ctx: Context, live: Live, status: str) -> CandidateSummary:
 
     live.done = True
     parents.parent_metrics(ctx.tracker, live.parent, live.study)
+    parents.tag_budget(ctx.tracker, live.parent, ctx.bench.search.resolved_direction)
     if len(live.study.directions) > 1:
         parents.log_pareto(ctx.tracker, live.parent, live.study, ctx.bench.search.goals)
     busy = any(

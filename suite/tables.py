@@ -176,6 +176,15 @@ def tuning_lines(frame: Any) -> list[str]:
     return out
 
 
+def budget_lines(frame: Any) -> list[str]:
+    """One line per budget-limited candidate: its figures show the budget, not the model."""
+    return [
+        f"{b['note']}; its figures reflect the training budget, not its architecture"
+        for b in frame.attrs.get("budget", [])
+        if b.get("budget_limited")
+    ]
+
+
 def _md(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
@@ -198,6 +207,9 @@ def to_markdown(frame: Any) -> str:
     tuning = tuning_lines(frame)
     if tuning:
         lines += ["", "**Tuning**", "", *(f"- {t}" for t in tuning)]
+    limited = budget_lines(frame)
+    if limited:
+        lines += ["", "**Budget-limited candidates**", "", *(f"- {b}" for b in limited)]
     for w in frame.attrs.get("warnings", []):
         lines += ["", f"**WARNING**: {w}"]
     return "\n".join(lines) + "\n"
@@ -308,6 +320,8 @@ def render(frame: Any, console: Any) -> None:
         console.print(_rich_table("published results on this dataset, and ours", *refs))
     for line in tuning_lines(frame):
         console.print(f"  {escape(line)}", highlight=False)
+    for line in budget_lines(frame):
+        console.print(f"  {escape(line)}", style="bold yellow", highlight=False)
 
 
 def _pareto_rows(front: Any) -> tuple[list[str], list[list[str]]]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from suite.budget import tail_metrics
 from suite.data import Dataset, prepare
 from suite.spec.candidates import Concrete
 from suite.spec.schema import Benchmark
@@ -130,6 +131,7 @@ def summary_metrics(result: Any, metric: str) -> dict[str, float]:
         first_epoch_s=result.first_epoch_s,
         samples_per_s=result.samples_per_s,
     )
+    out.update(tail_metrics(result.history.get(metric, []), result.stop))
     return out
 
 

@@ -24,6 +24,7 @@ from suite.report.parts import (
     num,
     title_of,
 )
+from suite.tables import budget_lines
 
 
 @SECTIONS.register("leaderboard")
@@ -63,6 +64,7 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
                 tables += _robust(b)
             fig = figs.leaderboard(board, b.test_metric, b.metric)
             warn = "".join(f" Warning: {w}." for w in board.attrs.get("warnings", []))
+            warn += "".join(f" {line}." for line in budget_lines(board))
             parts.append(
                 Part(
                     title_of(title, b, benches),
