@@ -128,6 +128,8 @@ MODES = ("suite+recycle", "suite", "plain", "plain+clear_session")
 
 def run_mode(mode: str, n: int) -> dict:
     env = c.env_with_root({"TF_CPP_MIN_LOG_LEVEL": "2", "SUITE_CACHE_DIR": str(c.cache_dir())})
+    # the mechanism at its floor (the default scales with the machine's memory)
+    env.setdefault("SUITE_RECYCLE_MB", "150")
     with tempfile.TemporaryDirectory(prefix="suite-memory-") as root:
         out = subprocess.run(
             [c.python(), "-c", CHILD, mode, str(n), str(c.ROOT), root],

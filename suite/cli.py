@@ -250,7 +250,7 @@ def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     type=click.IntRange(min=0),
     envvar="SUITE_RECYCLE_EVERY",
     help="Replace the worker process by a fresh one every N trials (0: only when its "
-    "memory grew by $SUITE_RECYCLE_MB, default 150 MB).",
+    "memory grew by $SUITE_RECYCLE_MB, default 2.5 % of RAM, at least 150 MB).",
 )
 @user_errors
 def run(
@@ -345,7 +345,7 @@ def run(
     type=click.IntRange(min=0),
     envvar="SUITE_RECYCLE_EVERY",
     help="Replace the worker process by a fresh one every N trials (0: only when its "
-    "memory grew by $SUITE_RECYCLE_MB, default 150 MB).",
+    "memory grew by $SUITE_RECYCLE_MB, default 2.5 % of RAM, at least 150 MB).",
 )
 @user_errors
 def worker(
