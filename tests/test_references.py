@@ -154,3 +154,46 @@ def test_a_linked_candidate_gets_a_verdict_on_every_output(results: Path) -> Non
     assert v["verdict"].split(":")[0].split(" (")[0] in out.getvalue()
     html = build(["refcheck"], log=False).path.read_text()
     assert "reproduction of published results" in html and "ref_cnn" in html
+
+
+def _fidelity() -> object:
+    import importlib.util
+    import sys
+
+    path = SPECS.parent / "benchmarks" / "fidelity.py"
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location("fidelity", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fidelity_script_covers_every_reference_spec_and_writes_its_table() -> None:
+    fidelity = _fidelity()
+    assert sorted(fidelity.ROWS) == sorted(p.stem for p in REFERENCE)
+    dataset, metric, model = fidelity.row_link(load(SPECS / "reference" / "kim_mr.yaml"))
+    assert (dataset, metric, model) == ("mr", "test_accuracy", "CNN-rand")
+    done = {
+        "row": "mnist1d_cnn",
+        "dataset": "mnist1d",
+        "model": "CNN",
+        "published": 0.94,
+        "scores": [0.93, 0.95],
+        "unit": "seed",
+        "epochs": [150.0, 150.0],
+        "epochs_max": 150,
+        "wall_s": 61.2,
+        "ours": 0.94,
+        "low": 0.81,
+        "high": 1.07,
+        "difference": 0.0,
+        "verdict": "reproduced (+0.000, within ±0.015)",
+    }
+    failed = {"row": "kim_sst2", "dataset": "sst2", "model": "CNN-rand", "error": "no data"}
+    info = {"date": "today", "cpus": "2", "loadavg": "1.0 1.0 1.0"}
+    text = fidelity.table([failed, done], info)
+    lines = text.splitlines()
+    assert lines[0].startswith("Reference set, today") and "load average 1.0" in lines[0]
+    assert lines[4].startswith("| mnist1d CNN | 0.940 | 0.940 [0.810, 1.070] (2 seeds)")
+    assert "| 150 of 150 | 61 |" in lines[4]
+    assert lines[5] == "| sst2 CNN-rand | - | not run: no data | - | - | - | - |"
