@@ -153,6 +153,16 @@ def _f(v: Any, digits: int = 3) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
+def _not_run(name: str) -> str:
+    """The line of a row with no result yet: its published figure, and that it was not run."""
+    from suite import references
+    from suite.spec.load import load
+
+    dataset, metric, model = row_link(load(SPECS / f"{name}.yaml"))
+    published = (references.row(model, dataset, metric) or {}).get("value")
+    return f"| {dataset} {model} | {_f(published)} | not run | - | - | - | - |"
+
+
 def table(records: list[dict[str, Any]], info: dict[str, str]) -> str:
     """The Markdown table of the rows run, in the order of ROWS (a later run of a row wins)."""
     latest = {r["row"]: r for r in records}
@@ -166,6 +176,8 @@ def table(records: list[dict[str, Any]], info: dict[str, str]) -> str:
     for name in [*ROWS, *(n for n in latest if n not in ROWS)]:
         r = latest.get(name)
         if r is None:
+            if name in ROWS:
+                lines.append(_not_run(name))
             continue
         label = f"{r['dataset']} {r['model']}"
         if r.get("error"):
