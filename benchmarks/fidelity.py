@@ -160,7 +160,7 @@ def _not_run(name: str) -> str:
 
     dataset, metric, model = row_link(load(SPECS / f"{name}.yaml"))
     published = (references.row(model, dataset, metric) or {}).get("value")
-    return f"| {dataset} {model} | {_f(published)} | not run | - | - | - | - |"
+    return f"| {dataset} {model} | {_f(published, 4)} | not run | - | - | - | - |"
 
 
 def table(records: list[dict[str, Any]], info: dict[str, str]) -> str:
@@ -196,7 +196,7 @@ def table(records: list[dict[str, Any]], info: dict[str, str]) -> str:
             epochs = f"{ep[0]:g} of {r['epochs_max']}"
         diff = f"{r['difference']:+.3f}" if "difference" in r else "-"
         lines.append(
-            f"| {label} | {_f(r['published'])} | {ours} | {diff} | "
+            f"| {label} | {_f(r['published'], 4)} | {ours} | {diff} | "
             f"{r.get('verdict', 'no scores')} | {epochs} | {r['wall_s']:.0f} |"
         )
     return "\n".join(lines) + "\n"

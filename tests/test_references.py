@@ -195,8 +195,8 @@ def test_the_fidelity_script_covers_every_reference_spec_and_writes_its_table() 
     lines = text.splitlines()
     assert lines[0].startswith("Reference set, today") and "load average 1.0" in lines[0]
     (cnn,) = [x for x in lines if x.startswith("| mnist1d CNN |")]
-    assert cnn.startswith("| mnist1d CNN | 0.940 | 0.940 [0.810, 1.070] (2 seeds)")
+    assert cnn.startswith("| mnist1d CNN | 0.9400 | 0.940 [0.810, 1.070] (2 seeds)")
     assert "| 150 of 150 | 61 |" in cnn
     assert "| sst2 CNN-rand | - | not run: no data | - | - | - | - |" in lines
-    assert "| ucr/GunPoint ResNet | 0.991 | not run | - | - | - | - |" in lines  # no record
+    assert "| ucr/GunPoint ResNet | 0.9907 | not run | - | - | - | - |" in lines  # no record
     assert len(lines) == 4 + len(fidelity.ROWS)
