@@ -152,7 +152,7 @@ def leaderboard(
     )
     if runs.frame.empty:
         frame = pd.DataFrame(columns=COLUMNS)
-        frame.attrs.update(attrs, baselines=[], pairwise=[])
+        frame.attrs.update(attrs, baselines=[], pairwise=[], reproduction=[])
         return frame
     kind, cand, state = (runs.col(f"tags.{k}") for k in (track.KIND, track.CANDIDATE, track.STATE))
     rows = []
@@ -219,6 +219,7 @@ def leaderboard(
         tuning=_tuning_summary(tuning_curves(runs)),
         references=_records(refs),
         budget=flags,
+        reproduction=_reproductions(runs, _records(frame), test_metric),
         latency_batch=_median(runs.col("metrics.latency_batch")),
         test=test,
     )
@@ -306,18 +307,26 @@ def _wall_s(runs: Any) -> float:
 
 def references(dataset: str | None = None, metric: str | None = None) -> Any:
     """Published figures with their citations (suite/references.csv), optionally for one
-    dataset label (e.g. `ucr/GunPoint`) and metric."""
-    from importlib import resources
+    dataset label (e.g. `ucr/GunPoint`) and metric; see `suite.references.read`."""
+    from suite import references as published
 
-    import pandas as pd
+    return published.read(dataset, metric)
 
-    with resources.files("suite").joinpath("references.csv").open(encoding="utf-8") as f:
-        frame = pd.read_csv(f)
-    if dataset is not None:
-        frame = frame[frame["dataset"] == dataset]
-    if metric is not None:
-        frame = frame[frame["metric"] == metric]
-    return frame.reset_index(drop=True)
+
+def _reproductions(runs: Runs, rows: list[dict[str, Any]], test_metric: str) -> list[Any]:
+    """Verdicts of the candidates whose model names a published row (`suite.reproduces`)."""
+    from suite import references as published
+
+    parents = runs.kind("candidate")
+    col = f"tags.{published.TAG}"
+    if col not in parents:
+        return []
+    links = {
+        str(c): str(t)
+        for c, t in zip(parents[f"tags.{track.CANDIDATE}"], parents[col], strict=True)
+        if isinstance(t, str) and t
+    }
+    return published.reproductions(rows, links, runs.dataset, test_metric)
 
 
 def pareto(benchmark: str, tracking_uri: str | None = None) -> Any:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from suite import env, parents, stores, track, transfer
+from suite import env, parents, references, stores, track, transfer
 from suite.data import Dataset
 from suite.progress import Reporter
 from suite.search import (
@@ -254,6 +254,7 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
         track.CANDIDATE: cand.name,
         track.STUDY: study_name,
         track.VERSION: str(version),
+        **references.candidate_tags(cand.model),  # the published row it reproduces, if any
     }
     # the tokenizer's name on the candidate matrix, else its kind (text candidates only)
     named = getattr(cand, "tokenizer_name", None) or getattr(cand, "tokenizer", None)

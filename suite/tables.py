@@ -144,23 +144,60 @@ def robust_rows(frame: Any) -> tuple[list[str], list[list[str]]]:
 
 
 def reference_rows(frame: Any) -> tuple[list[str], list[list[str]]]:
-    """Published figures for the dataset and metric, then this benchmark's own beside them."""
-    header = ["model", frame.attrs.get("test_metric", "test"), "source", "note"]
+    """Published figures for the dataset and metric, then this benchmark's own beside them,
+    with the verdict of each candidate whose model names a published row."""
+    header = ["model", frame.attrs.get("test_metric", "test"), "source", "note", "verdict"]
     rows = [
         [
             str(r["model"]),
             _cell(r["value"], 3) + (f" ± {_cell(r['std'], 3)}" if _is_number(r["std"]) else ""),
             str(r["citation"]),
             str(r["note"]),
+            "",
         ]
         for r in frame.attrs.get("references", [])
     ]
+    said = {v["candidate"]: v for v in frame.attrs.get("reproduction", [])}
     if rows:
         rows += [
-            [str(r["candidate"]), _test(r), f"this suite: {frame.attrs.get('benchmark', '')}", ""]
+            [
+                str(r["candidate"]),
+                _test(r),
+                f"this suite: {frame.attrs.get('benchmark', '')}",
+                "",
+                _reproduced(said[r["candidate"]]) if r["candidate"] in said else "",
+            ]
             for _, r in frame.iterrows()
             if _is_number(r["test_mean"])
         ]
+    return header, rows
+
+
+def _reproduced(v: dict[str, Any]) -> str:
+    word = "reproduced" if v["reproduced"] else "not reproduced"
+    return f"{word}: {v['model']} {v['published']:.3f}, ours {v['difference']:+.3f}"
+
+
+def reproduction_rows(frame: Any) -> tuple[list[str], list[list[str]]]:
+    """One row per candidate whose model names a published row: that figure, ours, the
+    difference and the verdict (within the row's tolerance or not)."""
+    header = ["candidate", "reproduces", "published", "ours [95 % CI] (seeds)", "verdict"]
+    rows = []
+    for v in frame.attrs.get("reproduction", []):
+        ours = _cell(v["ours"])
+        if _is_number(v.get("ci_low")) and _is_number(v.get("ci_high")):
+            ours += f" [{v['ci_low']:.4f}, {v['ci_high']:.4f}]"
+        if _is_number(v.get("seeds")):
+            ours += f" ({int(v['seeds'])})"
+        rows.append(
+            [
+                str(v["candidate"]),
+                str(v["model"]),
+                f"{v['published']:.4f} ({v['citation'].split(',')[0]})",
+                ours,
+                str(v["verdict"]),
+            ]
+        )
     return header, rows
 
 
@@ -200,6 +237,7 @@ def to_markdown(frame: Any) -> str:
         ),
         ("Robust aggregates (rliable)", robust_rows(frame)),
         ("Published results", reference_rows(frame)),
+        ("Reproduction of published results", reproduction_rows(frame)),
     ]
     for title, (header, rows) in sections:
         if rows:
@@ -253,9 +291,18 @@ def to_latex(frame: Any) -> str:
         f"{frame.attrs.get('benchmark', '')}: {frame.attrs.get('test_metric', '')} over seeds, "
         "mean [95\\% CI] (n seeds)"
     )
-    return table.to_latex(
+    text = table.to_latex(
         index=False, escape=True, caption=caption, label=f"tab:{frame.attrs.get('benchmark')}"
     )
+    header, rows = reproduction_rows(frame)
+    if rows:
+        text += pd.DataFrame(rows, columns=header).to_latex(
+            index=False,
+            escape=True,
+            caption=f"{frame.attrs.get('benchmark', '')}: reproduction of published results",
+            label=f"tab:{frame.attrs.get('benchmark')}-reproduction",
+        )
+    return text
 
 
 def _rich_table(
@@ -318,6 +365,9 @@ def render(frame: Any, console: Any) -> None:
     refs = reference_rows(frame)
     if refs[1]:
         console.print(_rich_table("published results on this dataset, and ours", *refs))
+    again = reproduction_rows(frame)
+    if again[1]:
+        console.print(_rich_table("reproduction of published results", *again))
     for line in tuning_lines(frame):
         console.print(f"  {escape(line)}", highlight=False)
     for line in budget_lines(frame):

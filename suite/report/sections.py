@@ -7,7 +7,7 @@ nothing to show, e.g. tokenizers when no run names one).
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -62,6 +62,7 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
                 tables += _pairwise(b)
             if robust:
                 tables += _robust(b)
+            tables += _reproduction(board)
             fig = figs.leaderboard(board, b.test_metric, b.metric)
             warn = "".join(f" Warning: {w}." for w in board.attrs.get("warnings", []))
             warn += "".join(f" {line}." for line in budget_lines(board))
@@ -77,6 +78,17 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
         return parts
 
     return build
+
+
+def _reproduction(board: Any) -> list[Table]:
+    """Candidates whose model names a published row: that figure, ours and the verdict."""
+    from suite.tables import reproduction_rows
+
+    header, rows = reproduction_rows(board)
+    if not rows:
+        return []
+    caption = "reproduction of published results: within the row's tolerance (suite/references.csv)"
+    return [Table(header, rows, caption)]
 
 
 def _pairwise(b: Bench) -> list[Table]:

@@ -57,6 +57,11 @@ class Reference(Strict):
         None, ge=1, description="the published count, asserted at input_shape and outputs"
     )
     source: str = Field("", description="where the figure comes from")
+    published: str | None = Field(
+        None,
+        description="the published result this model reproduces: the `model` of a row of "
+        "suite/references.csv; a benchmark on that row's dataset shows its verdict",
+    )
     smoke_shape: list[int] | None = Field(
         None, description="a smaller input for the one-step training check (default input_shape)"
     )
