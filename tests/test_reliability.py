@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMORY_LIMIT = 200 << 20  # bytes of address space for a refusal
+Ran = tuple[Path, subprocess.CompletedProcess[str]]
 
 
 def _billion_laughs(path: Path) -> None:
@@ -222,3 +223,135 @@ def test_extending_benchmark_without_a_name_is_refused(tmp_path: Path) -> None:
     assert load(child).name == "more"
     child.write_text(f"extends: {parent}\n")
     assert load(child, ["name=other"]).name == "other"
+
+
+# ---------------------------------------- tiny runs as a user sees them: exit code, network, noise
+
+TINY = """\
+name: {name}
+data: {{name: digits, max_examples: 200}}
+candidates:
+  {cand}:
+    model:
+      layers:
+{layers}
+train: {{epochs: 1, batch_size: 32}}
+search: {{trials: 1}}
+seeds: 0
+"""
+GOOD_LAYERS = "        - conv2d: {filters: 4}\n        - flatten\n"
+# a deterministic failure of every trial: a `pretrained` run that does not exist
+BAD_LAYERS = "        - pretrained: {run: 0123456789abcdef0123456789abcdef}\n        - flatten\n"
+
+# MLflow turns its telemetry off by itself where one of these is set (CI, tests), and the
+# test process sets others: a user's shell has none of them.
+MLFLOW_AUTO_OFF = (
+    "PYTEST_CURRENT_TEST", "GITHUB_ACTIONS", "CI", "CIRCLECI", "GITLAB_CI", "JENKINS_URL",
+    "TRAVIS", "TF_BUILD", "BITBUCKET_BUILD_NUMBER", "CODEBUILD_BUILD_ARN", "BUILDKITE",
+    "TEAMCITY_VERSION", "CLOUD_RUN_EXECUTION", "RUNBOT_HOST_URL", "RUNBOT_BUILD_NAME",
+    "RUNBOT_WORKER_ID", "DATABRICKS_RUNTIME_VERSION", "MLFLOW_ENABLE_TELEMETRY", "DO_NOT_TRACK",
+    "MLFLOW_DISABLE_TELEMETRY", "SUITE_TELEMETRY", "TF_CPP_MIN_LOG_LEVEL", "MLFLOW_LOGGING_LEVEL",
+    "SUITE_VERBOSE", "MLFLOW_TRACKING_URI", "SUITE_OPTUNA_STORAGE",
+)  # fmt: skip
+
+# Records every host this process and its children look up or connect to (TCP/UDP).
+SITECUSTOMIZE = """\
+import os, socket, sys
+
+def _hosts(event, args):
+    if event == "socket.getaddrinfo":
+        host = args[0]
+    elif event == "socket.connect" and args[0].family in (socket.AF_INET, socket.AF_INET6):
+        host = args[1][0]
+    else:
+        return
+    with open(os.environ["SUITE_TEST_HOSTS"], "a") as f:
+        f.write(f"{event} {host!r}\\n")
+
+sys.addaudithook(_hosts)
+"""
+LOCAL = {"localhost", "127.0.0.1", "::1", "", "None", "b''", "b'localhost'", "b'127.0.0.1'"}
+# what the libraries print that a user did not ask for
+NOISE = (
+    "absl::InitializeLog", "oneDNN", "cuda", "cuInit", "NodeDef", "jit_compile", "INFO",
+    "I0000", "W0000", "E0000", "alembic", "Warning",
+)  # fmt: skip
+
+
+def _run_user(tmp: Path, name: str, layers: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`suite run` a tiny benchmark as a user's shell would: no CI or test variables."""
+    spec = tmp / f"{name}.yaml"
+    spec.write_text(TINY.format(name=name, cand="only", layers=layers))
+    hook = tmp / "hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = {k: v for k, v in os.environ.items() if k not in MLFLOW_AUTO_OFF}
+    env |= {
+        "PYTHONPATH": f"{hook}{os.pathsep}{ROOT}",
+        "SUITE_RESULTS_DIR": str(tmp / "results"),
+        "SUITE_TEST_HOSTS": str(tmp / f"{name}.hosts"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "suite.cli", "run", str(spec), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory: pytest.TempPathFactory) -> Ran:
+    tmp = tmp_path_factory.mktemp("good")
+    return tmp, _run_user(tmp, "good", GOOD_LAYERS, "--quiet")
+
+
+@pytest.fixture(scope="module")
+def bad_run(tmp_path_factory: pytest.TempPathFactory) -> Ran:
+    tmp = tmp_path_factory.mktemp("bad")
+    return tmp, _run_user(tmp, "bad", BAD_LAYERS, "--quiet", "--verbose")
+
+
+@pytest.mark.slow
+def test_a_run_that_finished_its_budget_exits_0(good_run: Ran) -> None:
+    _, proc = good_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "good (digits)" in proc.stdout  # the leaderboard
+
+
+@pytest.mark.slow
+def test_a_run_whose_trials_all_fail_exits_3_and_says_how_to_resume(
+    bad_run: Ran,
+) -> None:
+    tmp, proc = bad_run
+    assert proc.returncode == 3, (proc.returncode, proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr
+    assert "incomplete: 1 of 1 candidate did not finish its budget (exit code 3)" in proc.stderr
+    assert "  only: 3 trials in a row failed" in proc.stderr
+    assert f"resume with:\n  suite run {tmp / 'bad.yaml'} --only only\n" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_run_looks_up_no_host_but_local_ones(good_run: Ran) -> None:
+    tmp, proc = good_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = tmp / "good.hosts"
+    lines = log.read_text().splitlines() if log.exists() else []
+    hosts = {line.split(" ", 1)[1].strip("'\"") for line in lines}
+    assert hosts <= {h.strip("'\"") for h in LOCAL}, lines
+
+
+@pytest.mark.slow
+def test_a_quiet_run_prints_nothing_on_stderr(good_run: Ran) -> None:
+    _, proc = good_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stderr.splitlines()
+    assert lines == [], "\n".join(line[:200] for line in lines)
+
+
+@pytest.mark.slow
+def test_verbose_brings_the_libraries_messages_back(bad_run: Ran) -> None:
+    _, proc = bad_run
+    shown = [n for n in NOISE if n in proc.stderr]
+    assert "absl::InitializeLog" in shown and "INFO" in shown, proc.stderr[-3000:]
