@@ -303,10 +303,11 @@ def run(
         _fail(f"{spec} is a model spec; `suite run` needs a benchmark spec (with candidates)")
     from suite.startup import import_tensorflow
 
-    import_tensorflow()  # without its start-up notices
     console = _console()
     if dry_run:
         from suite.manage import dry_run as show
+
+        import_tensorflow()  # without its start-up notices
 
         show(bench, only, trials, console)
         return
@@ -336,6 +337,7 @@ def run(
         from suite.exits import worst
 
         sys.exit(worst([code]))
+    import_tensorflow()
     from suite.progress import Reporter, RichReporter
     from suite.runner import run as run_benchmark
 

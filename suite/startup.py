@@ -35,6 +35,11 @@ _LOAD_NOISE = re.compile(
 )
 
 
+def is_load_notice(line: str) -> bool:
+    """Whether `line` is one of the notices TensorFlow prints while it loads."""
+    return _LOAD_NOISE.match(line) is not None
+
+
 def offline() -> None:
     """Turn MLflow's telemetry off unless the user opted in or chose for themselves."""
     if os.environ.get(TELEMETRY, "").strip().lower() in _TRUE:
@@ -93,5 +98,5 @@ def import_tensorflow() -> None:
             caught.seek(0)
             text = caught.read().decode("utf-8", errors="replace")
             sys.stderr.write(
-                "".join(ln for ln in text.splitlines(keepends=True) if not _LOAD_NOISE.match(ln))
+                "".join(ln for ln in text.splitlines(keepends=True) if not is_load_notice(ln))
             )

@@ -355,3 +355,72 @@ def test_verbose_brings_the_libraries_messages_back(bad_run: Ran) -> None:
     _, proc = bad_run
     shown = [n for n in NOISE if n in proc.stderr]
     assert "absl::InitializeLog" in shown and "INFO" in shown, proc.stderr[-3000:]
+
+
+# ------------------------------------------------------------------ the parts, in process
+
+
+def test_the_exit_code_of_several_workers_is_the_worst() -> None:
+    from suite.exits import worst
+
+    assert worst([0, 0]) == 0
+    assert worst([0, 2]) == 2
+    assert worst([2, 3, 0]) == 3
+    assert worst([3, -9]) == 1  # killed by a signal: not a clean finish
+    assert worst([1, 130]) == 130
+
+
+def test_the_resume_command_is_quoted_for_a_shell() -> None:
+    from suite.exits import resume_command
+
+    cmd = resume_command("run", "my specs/a b.yaml", ["--set", "train.epochs=3"], ["x y", "z"])
+    assert cmd == "suite run 'my specs/a b.yaml' --set train.epochs=3 --only 'x y' --only z"
+
+
+def test_telemetry_is_off_unless_the_user_opts_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from suite.startup import offline
+
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
+    monkeypatch.delenv("SUITE_TELEMETRY", raising=False)
+    offline()
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY")
+    monkeypatch.setenv("SUITE_TELEMETRY", "1")
+    offline()
+    assert "MLFLOW_DISABLE_TELEMETRY" not in os.environ
+    monkeypatch.delenv("SUITE_TELEMETRY")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "false")  # the user's own choice
+    offline()
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "false"
+
+
+def test_verbose_takes_back_only_what_quiet_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from suite.startup import configure
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setenv("MLFLOW_LOGGING_LEVEL", "ERROR")  # the user's
+    monkeypatch.delenv("SUITE_VERBOSE", raising=False)
+    configure()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    assert os.environ["MLFLOW_LOGGING_LEVEL"] == "ERROR"
+    configure(loud=True)
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    assert os.environ["MLFLOW_LOGGING_LEVEL"] == "ERROR"
+    assert os.environ["SUITE_VERBOSE"] == "1"  # workers it starts are verbose too
+
+
+def test_only_tensorflows_load_notices_are_left_out() -> None:
+    from suite.startup import is_load_notice
+
+    dropped = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796624304.729430   20266 port.cc:153] oneDNN custom operations are on.",
+        "I0000 00:00:1796624304.730268   20266 cudart_stub.cc:31] Could not find cuda drivers",
+    ]
+    kept = [
+        "E0000 00:00:1796624311.088648   20266 cuda_platform.cc:52] failed call to cuInit",
+        "Traceback (most recent call last):",
+        "UserWarning: something the user should see",
+    ]
+    assert all(is_load_notice(line) for line in dropped)
+    assert not any(is_load_notice(line) for line in kept)
