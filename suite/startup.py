@@ -73,10 +73,13 @@ def configure(loud: bool = False) -> None:
 
 
 def import_tensorflow() -> None:
-    """Import TensorFlow (when installed and not yet imported), leaving out the notices it
-    prints while it loads unless verbose; any other line it prints is passed on."""
+    """Import TensorFlow (when installed, not yet imported and Keras' backend, as
+    $KERAS_BACKEND says), leaving out the notices it prints while it loads unless verbose;
+    any other line it prints is passed on."""
     import importlib.util
 
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
     if verbose():
