@@ -81,6 +81,22 @@ def _console() -> Any:
     return Console(width=None if sys.stdout.isatty() else 160)
 
 
+def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    from suite import startup
+
+    startup.configure(loud=value)
+
+
+verbose_option = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    expose_value=False,
+    callback=_verbose,
+    help="Show the libraries' own messages too (TensorFlow, MLflow); also SUITE_VERBOSE=1.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=__version__, prog_name="suite")
 @click.option(
@@ -89,13 +105,11 @@ def _console() -> Any:
     envvar="SUITE_RESULTS_DIR",
     help="Where the tracking store, studies and caches live (default ./results).",
 )
+@verbose_option
 def main(results_dir: str | None) -> None:
     """Declarative head-to-head benchmarks of Keras architectures (Optuna + MLflow)."""
-    import logging
     import os
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
     if results_dir:
         os.environ["SUITE_RESULTS_DIR"] = results_dir
 
@@ -218,6 +232,31 @@ def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> 
         replace_process(str(e))
 
 
+def _exit_incomplete(
+    command: str,
+    spec: Path,
+    summaries: list[Any],
+    overrides: tuple[str, ...],
+    trials: int | None,
+    storage: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Exit with code 3 and say how to resume when a candidate did not finish its budget."""
+    from suite import exits
+
+    missing = exits.incomplete(summaries)
+    if not missing:
+        return
+    options = [a for o in overrides for a in ("--set", o)]
+    options += ["--trials", str(trials)] if trials else []
+    options += ["--storage", storage] if storage else []
+    options += ["--tracking-uri", tracking_uri] if tracking_uri else []
+    names = [m.name for m in missing]
+    resume = exits.resume_command(command, str(spec), options, names)
+    click.echo(exits.report(missing, len(summaries), resume), err=True)
+    sys.exit(exits.INCOMPLETE)
+
+
 @main.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option(
@@ -252,6 +291,7 @@ def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> 
     help="Replace the worker process by a fresh one every N trials (0: only when its "
     "memory grew by $SUITE_RECYCLE_MB, default 2.5 % of RAM, at least 150 MB).",
 )
+@verbose_option
 @user_errors
 def run(
     spec: Path,
@@ -275,9 +315,13 @@ def run(
     bench = load(spec, overrides)
     if not isinstance(bench, Benchmark):
         _fail(f"{spec} is a model spec; `suite run` needs a benchmark spec (with candidates)")
+    from suite.startup import import_tensorflow
+
     console = _console()
     if dry_run:
         from suite.manage import dry_run as show
+
+        import_tensorflow()  # without its start-up notices
 
         with _placed_in(spec, overrides):
             show(bench, only, trials, console)
@@ -305,7 +349,10 @@ def run(
         if code:
             click.echo(f"a worker ended with exit code {code}", err=True)
         render(leaderboard(bench.name, tracking_uri, allow_mixed=True), console)
-        sys.exit(1 if code else 0)
+        from suite.exits import worst
+
+        sys.exit(worst([code]))
+    import_tensorflow()
     from suite.progress import Reporter, RichReporter
     from suite.runner import run as run_benchmark
 
@@ -322,10 +369,8 @@ def run(
             source=spec,
             rerun_failed=rerun_failed,
         )
-    for s in summaries:
-        if s.error:
-            click.echo(f"candidate {s.name!r} stopped: {s.error}", err=True)
     render(leaderboard(bench.name, tracking_uri, allow_mixed=True), console)
+    _exit_incomplete("run", spec, summaries, overrides, trials, storage, tracking_uri)
 
 
 @main.command()
@@ -347,6 +392,7 @@ def run(
     help="Replace the worker process by a fresh one every N trials (0: only when its "
     "memory grew by $SUITE_RECYCLE_MB, default 2.5 % of RAM, at least 150 MB).",
 )
+@verbose_option
 @user_errors
 def worker(
     spec: Path,
@@ -370,6 +416,9 @@ def worker(
     bench = load(spec, overrides)
     if not isinstance(bench, Benchmark):
         _fail(f"{spec} is a model spec; `suite worker` needs a benchmark spec (with candidates)")
+    from suite.startup import import_tensorflow
+
+    import_tensorflow()  # without its start-up notices
     if storage is None:
         try:
             storage = stores.resolve_storage(bench.name, None, workers=2)
@@ -385,10 +434,7 @@ def worker(
         reporter=Reporter() if quiet else LineReporter(bench.search.metric),
         source=spec,
     )
-    failed = [s for s in summaries if s.error]
-    for s in failed:
-        click.echo(f"candidate {s.name!r} stopped: {s.error}", err=True)
-    sys.exit(1 if failed else 0)
+    _exit_incomplete("worker", spec, summaries, overrides, trials, storage, tracking_uri)
 
 
 @main.command()

@@ -70,7 +70,8 @@ def _recurrent(model: Any) -> bool:
 def resolve_jit(model: Any, recipe: Train, examples: int) -> bool | str:
     """The recipe's `jit_compile`; `auto` is Keras' own choice (XLA off on CPU-only
     TensorFlow) except for recurrent models on CPU-only TensorFlow, compiled when the trial
-    trains at least XLA_MIN_SAMPLES samples."""
+    trains at least XLA_MIN_SAMPLES samples and deterministic ops are off (Keras refuses XLA
+    with them, warning at every compile)."""
     if recipe.jit_compile != "auto":
         return recipe.jit_compile
     import keras
@@ -78,6 +79,10 @@ def resolve_jit(model: Any, recipe: Train, examples: int) -> bool | str:
     if keras.backend.backend() != "tensorflow" or not _recurrent(model):
         return "auto"
     import tensorflow as tf
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    if is_op_determinism_enabled():
+        return "auto"
 
     if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
         return "auto"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from suite.spec.errors import Loc, Problem, SpecError
+from suite.spec.limits import MAX_DEPTH, check_data, check_events, read_text
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Document:
     path: Path
     data: Any
     root: Any  # a ruamel node, or None when marks are unavailable
+    nodes: int = 0  # the values it holds, aliases expanded
 
     def mark(self, loc: Loc) -> tuple[int, int, bool] | None:
         """(line, col, found_all) of the deepest part of `loc` found; loc parts absent from
@@ -50,11 +52,12 @@ def _yaml(pure: bool = True) -> Any:
 
 
 def read(path: Path) -> Document:
-    """Parse a YAML or JSON file. No tag can construct objects: only plain data comes back."""
+    """Parse a YAML or JSON file. No tag can construct objects: only plain data comes back.
+    A file past the limits of `suite.spec.limits` is refused before it is built."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise SpecError([Problem((), "file not found", file=path)]) from None
     except (OSError, UnicodeDecodeError) as e:
@@ -66,12 +69,16 @@ def read(path: Path) -> Document:
             raise SpecError(
                 [Problem((), f"JSON syntax error: {e.msg}", file=path, line=e.lineno, col=e.colno)]
             ) from None
+        except RecursionError:
+            raise MAX_DEPTH.refuse(path, "nested deeper than the JSON reader goes") from None
+        nodes = check_data(path, data)
         try:
             root = _yaml().compose(io.StringIO(text.replace("\t", " ")))
         except YAMLError:
             root = None
-        return Document(path, data, root)
+        return Document(path, data, root, nodes)
     try:
+        nodes = check_events(path, _yaml().parse(io.StringIO(text)))
         data = _yaml().load(io.StringIO(text))
         root = _yaml().compose(io.StringIO(text))
     except MarkedYAMLError as e:
@@ -92,4 +99,4 @@ def read(path: Path) -> Document:
         ) from None
     except YAMLError as e:
         raise SpecError([Problem((), f"YAML error: {e}", file=path)]) from None
-    return Document(path, data, root)
+    return Document(path, data, root, nodes)

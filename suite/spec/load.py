@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from suite.spec.document import Document, read
 from suite.spec.errors import Loc, Problem, SpecError, describe, doc_loc
+from suite.spec.limits import check_total
 from suite.spec.space import PathError, format_path, parse_path, set_path
 
 
@@ -24,6 +25,7 @@ class _Sources:
     extended: list[tuple[Loc, Document]] = field(default_factory=list)
     overrides: list[tuple[Loc, str]] = field(default_factory=list)
     merged: Any = None
+    nodes: int = 0  # the values of every file read, aliases expanded
 
     def place(self, problem: Problem) -> Problem:
         loc = doc_loc(self.merged, problem.loc)
@@ -82,6 +84,8 @@ def _extends(node: Any, here: Path, loc: Loc, sources: _Sources, chain: tuple[Pa
             ]
         )
     doc = read(target)
+    sources.nodes += doc.nodes
+    check_total(sources.main.path, sources.nodes)
     if not isinstance(doc.data, dict):
         raise SpecError([Problem((), "expected a mapping at the top level", file=target)])
     sources.extended.append((loc, doc))
@@ -135,7 +139,7 @@ def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> t
     """The merged document of `path` (extends resolved, overrides applied) and its sources."""
     path = Path(path)
     doc = read(path)
-    sources = _Sources(doc)
+    sources = _Sources(doc, nodes=doc.nodes)
     if not isinstance(doc.data, dict):
         raise SpecError([Problem((), "expected a mapping at the top level", file=path, line=1)])
     data = _extends(copy.deepcopy(doc.data), path.resolve(), (), sources, (path.resolve(),))
@@ -150,6 +154,30 @@ def load_raw(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> t
     return data, sources
 
 
+def _own_name(sources: _Sources) -> None:
+    """A benchmark that extends another needs a name of its own: the parent's would put its
+    runs into the parent's experiment, mixed with results of another spec."""
+    own = sources.main.data
+    if "extends" not in own or "name" in own or any(p == ("name",) for p, _ in sources.overrides):
+        return
+    parent = sources.merged.get("name")
+    line = sources.main.mark(("extends",))
+    raise SpecError(
+        [
+            Problem(
+                ("name",),
+                f"required: a benchmark that extends another needs a name of its own "
+                f"(received none, so it would take {parent!r} from {own['extends']!r} and "
+                "mix its runs with that benchmark's); add e.g. `name: "
+                f"{sources.main.path.stem}`",
+                file=sources.main.path,
+                line=line[0] if line else None,
+                col=line[1] if line else None,
+            )
+        ]
+    )
+
+
 def is_model_spec(data: Any) -> bool:
     return isinstance(data, dict) and "layers" in data and "candidates" not in data
 
@@ -162,6 +190,7 @@ def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
     data, sources = load_raw(path, overrides)
     if is_model_spec(data):
         return _validate(ModelSpec, data, sources)
+    _own_name(sources)
     bench = _validate(Benchmark, data, sources)
     problems = [sources.place(p) for p in check(bench)]
     if problems:
