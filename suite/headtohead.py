@@ -63,32 +63,41 @@ def pairwise(
     up = runs.direction == "maximize"
     key = "wilcoxon_p_holm" if test == "wilcoxon" else "t_p_holm"
     m = len(frame)
-    winners, verdicts = [], []
-    for _, r in frame.iterrows():
-        p = r[key]
-        if r["n"] < 2:
-            winners.append("")
-            verdicts.append(f"too few seeds (n={r['n']} shared seeds)")
-        elif r["wilcoxon_p"] == 1.0 and r["mean_diff"] == 0 and r["min_p"] == 1.0:
-            winners.append("")
-            verdicts.append("no difference: equal on every seed")
-        elif p < alpha:
-            better = r["a"] if (r["mean_diff"] > 0) == up else r["b"]
-            winners.append(better)
-            verdicts.append(f"{better} better ({test}, Holm p={p:.3g})")
-        elif test == "wilcoxon" and r["min_p"] >= alpha / m:
-            winners.append("")
-            verdicts.append(
-                f"too few seeds: with n={r['n']} pairs and {m} comparison(s) the exact "
-                f"Wilcoxon test cannot reach p < {alpha:g} after Holm (smallest p "
-                f"{r['min_p']:.3g}); use at least {seeds_needed(m, alpha)} seeds"
-            )
-        else:
-            winners.append("")
-            verdicts.append("no significant difference")
+    decided = [
+        verdict(r, p=r[key], m=m, up=up, test=test, alpha=alpha) for _, r in frame.iterrows()
+    ]
+    winners = [w for w, _ in decided]
+    verdicts = [v for _, v in decided]
     frame["winner"], frame["verdict"] = winners, verdicts
     _budget_notes(frame, runs)
     return frame
+
+
+def verdict(
+    r: Any, *, p: float, m: int, up: bool, test: str = "wilcoxon", alpha: float = 0.05
+) -> tuple[str, str]:
+    """(winner or "", verdict) of one pair `r` (n, mean_diff, wilcoxon_p, min_p, a, b) whose
+    Holm-corrected p is `p`, among `m` comparisons; `up`: higher is better."""
+    if r["n"] < 2:
+        return "", f"too few seeds (n={r['n']} shared seeds)"
+    if r["wilcoxon_p"] == 1.0 and r["mean_diff"] == 0 and r["min_p"] == 1.0:
+        return "", "no difference: equal on every seed"
+    if p < alpha:
+        better = r["a"] if (r["mean_diff"] > 0) == up else r["b"]
+        return better, f"{better} better ({test}, Holm p={p:.3g})"
+    if test == "wilcoxon" and r["min_p"] >= alpha / m:
+        needed = seeds_needed(m, alpha)
+        if r["n"] >= needed:  # enough seeds: tied pairs cap how small p can get
+            return "", (
+                f"no significant difference (tied seeds: the exact Wilcoxon test's smallest "
+                f"p is {r['min_p']:.3g}, short of {alpha:g} after Holm)"
+            )
+        return "", (
+            f"too few seeds: with n={r['n']} pairs and {m} comparison(s) the exact "
+            f"Wilcoxon test cannot reach p < {alpha:g} after Holm (smallest p "
+            f"{r['min_p']:.3g}); use at least {needed} seeds"
+        )
+    return "", "no significant difference"
 
 
 def _budget_notes(frame: Any, runs: Runs) -> None:

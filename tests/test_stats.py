@@ -170,3 +170,22 @@ def test_performance_profile_and_geometric_mean_speedup() -> None:
     assert speed["fast"] == pytest.approx(1.0)  # 2x on d1, 0.5x on d2; d3 never reached
     with pytest.raises(KeyError, match="baseline 'nope'"):
         stats.geomean_speedup(times, "nope")
+
+
+def test_pair_verdicts_say_whether_seeds_or_ties_limit_the_exact_test() -> None:
+    from suite.headtohead import seeds_needed, verdict
+
+    assert seeds_needed(3) == 7  # 2 / 2**7 < 0.05 / 3
+    row = {"a": "cnn", "b": "gru", "n": 7, "mean_diff": 0.06, "wilcoxon_p": 0.016}
+    assert verdict({**row, "min_p": 0.0156}, p=0.047, m=3, up=True) == (
+        "cnn",
+        "cnn better (wilcoxon, Holm p=0.047)",
+    )
+    assert verdict({**row, "mean_diff": -0.06, "min_p": 0.0156}, p=0.047, m=3, up=True)[0] == "gru"
+    # 7 seeds, one tied pair: the exact test's smallest p is 2/64, too large for Holm over 3
+    tied = verdict({**row, "wilcoxon_p": 0.56, "min_p": 0.0312}, p=0.56, m=3, up=True)
+    assert tied[0] == "" and tied[1].startswith("no significant difference (tied seeds")
+    few = verdict({**row, "n": 3, "wilcoxon_p": 0.25, "min_p": 0.25}, p=0.25, m=3, up=True)
+    assert few[1].startswith("too few seeds") and "use at least 7 seeds" in few[1]
+    same = verdict({**row, "mean_diff": 0, "wilcoxon_p": 1.0, "min_p": 1.0}, p=1.0, m=3, up=True)
+    assert same == ("", "no difference: equal on every seed")
