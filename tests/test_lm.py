@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from suite.data.charlm import Corpus, prepare_corpus, vocabulary, windows
-from suite.lm import bits_per_character, perplexity
+from suite.tasks.language_modeling import bits_per_character, perplexity
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 REPO = Path(__file__).resolve().parents[1]
@@ -81,9 +81,9 @@ def test_sample_starts_with_the_prime_and_is_reproducible() -> None:
     import keras
 
     from suite.build import build_model
-    from suite.lm import sample_text
     from suite.spec.schema import ModelSpec
     from suite.tasks import TASKS
+    from suite.tasks.language_modeling import sample_text
 
     keras.utils.set_random_seed(0)
     vocab = vocabulary("abcdef \n")

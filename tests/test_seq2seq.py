@@ -8,16 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from suite.seq2seq import (
-    END,
-    PAD,
-    START,
-    UNK,
-    char_vocabulary,
-    encode_pairs,
+from suite.data.pairs import END, PAD, START, UNK, char_vocabulary, encode_pairs, shift_right
+from suite.tasks.seq2seq import (
     exact_match,
     greedy_decode,
-    shift_right,
     trim,
 )
 

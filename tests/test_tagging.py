@@ -13,7 +13,7 @@ import pytest
 from suite.data import DataError, prepare
 from suite.data.conll import hold_out_documents, read_conllu, read_iob2
 from suite.spans import score, spans
-from suite.tagging import align, char_ids, is_iob2, predicted_tags
+from suite.tasks.tagging import align, char_ids, is_iob2, predicted_tags
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "datasets"
@@ -199,7 +199,7 @@ def _sentences(rows: list[tuple[str, str]]) -> Any:
 
 
 def test_subword_tokenizer_aligns_tags_to_first_subtokens(results: Path) -> None:
-    from suite.tagging import TAGGING
+    from suite.tasks.tagging import TAGGING
     from suite.text.fit import spec_of
 
     data = _sentences(

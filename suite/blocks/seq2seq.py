@@ -3,7 +3,7 @@
 Its input stacks two id sequences of one length, (batch, 2, steps): row 0 the source, row 1
 the decoder input (the target shifted right behind a start token); 0 is padding in both. One
 model serves training (teacher forcing: the decoder reads the true previous token) and
-greedy decoding (suite.seq2seq feeds the tokens it predicted so far, one step at a time):
+greedy decoding (suite.tasks.seq2seq feeds the tokens it predicted so far, one step at a time):
 the decoder is causal, so step t depends only on decoder inputs 0..t.
 """
 

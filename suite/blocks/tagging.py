@@ -2,7 +2,7 @@
 
 Its input is what the tagging task feeds: (batch, steps, 1 + chars) int ids, column 0 the
 token id (0 = padding, masked for every later layer) and the rest the word's characters
-(code points, see suite.tagging). A plain (batch, steps) id input works too (no characters).
+(code points, see suite.tasks.tagging). A plain (batch, steps) id input works too (no characters).
 """
 
 from __future__ import annotations

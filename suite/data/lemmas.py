@@ -89,7 +89,7 @@ class Pairs:
         params: dict[str, object],
     ) -> Dataset:
         """Encoded splits: x (n, 2, steps) [source; decoder input], y (n, steps)."""
-        from suite.seq2seq import char_vocabulary, encode_pairs
+        from suite.data.pairs import char_vocabulary, encode_pairs
 
         train, val, split = self.train, self.val, "native"
         if val is None:

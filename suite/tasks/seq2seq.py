@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from suite.tasks import TASKS, Task
+from suite.data.pairs import END, PAD, START
+from suite.tasks.base import TASKS, Task
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,48 +31,7 @@ else:  # imported on first use: validating a spec needs no NumPy
 if TYPE_CHECKING:
     from suite.data.base import Dataset
 
-PAD, UNK, START, END = 0, 1, 2, 3
-RESERVED = ("<pad>", "<unk>", "<s>", "</s>")
 DECODE_BATCH = 1024
-
-
-def char_vocabulary(texts: Sequence[str]) -> tuple[str, ...]:
-    """The reserved tokens, then every character of `texts`, sorted."""
-    return (*RESERVED, *sorted({c for t in texts for c in t}))
-
-
-def encode_chars(text: str, index: dict[str, int]) -> list[int]:
-    return [index.get(c, UNK) for c in text]
-
-
-def shift_right(target: np.ndarray) -> np.ndarray:
-    """Decoder inputs for targets (n, steps): the start token, then the target minus its last
-    step; padding stays padding."""
-    dec = np.zeros_like(target)
-    dec[:, 0] = START
-    dec[:, 1:] = target[:, :-1]
-    dec[target == PAD] = PAD
-    return dec
-
-
-def encode_pairs(
-    sources: Sequence[str], targets: Sequence[str], vocab: tuple[str, ...], steps: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """x (n, 2, steps) int32 [source; decoder input] and y (n, steps) int64 [target; end]."""
-    index = {c: i for i, c in enumerate(vocab)}
-    n = len(sources)
-    src = np.zeros((n, steps), np.int32)
-    y = np.zeros((n, steps), np.int64)
-    for i, (s, t) in enumerate(zip(sources, targets, strict=True)):
-        a, b = encode_chars(s, index), [*encode_chars(t, index), END]
-        if len(a) > steps or len(b) > steps:
-            raise ValueError(
-                f"pair {i} ({s!r} -> {t!r}) is longer than {steps} steps (with the end token)"
-            )
-        src[i, : len(a)] = a
-        y[i, : len(b)] = b
-    x = np.stack([src, shift_right(y).astype(np.int32)], axis=1)
-    return x, y
 
 
 def trim(ids: np.ndarray) -> tuple[int, ...]:
@@ -142,7 +102,7 @@ class Seq2Seq(Task):
     """Encoder-decoder over token ids: per-step softmax head, token accuracy, exact match."""
 
     def inputs(self, data: Dataset, tokenizer: Any) -> Any:
-        from suite.lm import own_vocabulary
+        from suite.tasks.language_modeling import own_vocabulary
 
         return own_vocabulary(self, data, tokenizer)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from suite.spans import score, split_tag
-from suite.tasks import TASKS, Task
+from suite.tasks.base import TASKS, Task
 
 if TYPE_CHECKING:
     import numpy as np

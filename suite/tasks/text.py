@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from suite.tasks import TASKS, Classification
+from suite.tasks.base import TASKS
+from suite.tasks.classification import Classification
 
 if TYPE_CHECKING:
     from suite.data.base import Dataset

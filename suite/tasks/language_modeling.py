@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from suite.tasks import TASKS, Task
+from suite.tasks.base import TASKS, Task
 
 if TYPE_CHECKING:
     import numpy as np
