@@ -154,7 +154,7 @@ def breakdown(bench: Any, reps: int) -> list[tuple[str, float, str]]:
     with c.temp_stores() as stores:
         tracker = track.Tracker("overhead-parts", stores.tracking_uri)
         parent = tracker.candidate_run("cnn", {})
-        from suite.strategies import PRUNERS
+        from suite.spec.strategies import PRUNERS
 
         study = open_study(
             "parts",

@@ -27,7 +27,7 @@ def registries() -> dict[str, list[tuple[str, str, str]]]:
     from suite.blocks import BLOCKS
     from suite.data import DATASETS
     from suite.optim import OPTIMIZERS
-    from suite.strategies import PRUNERS, SAMPLERS
+    from suite.spec.strategies import PRUNERS, SAMPLERS
     from suite.tasks import TASKS
     from suite.text import TOKENIZERS
 

@@ -9,7 +9,7 @@ import pytest
 from suite.search import Pruned, open_study, run_search
 from suite.spec.schema import Search
 from suite.spec.space import FloatRange, IntRange
-from suite.strategies import PRUNERS, SAMPLERS
+from suite.spec.strategies import PRUNERS, SAMPLERS
 
 SPACE = {
     "x": FloatRange.model_validate({"float": [-2.0, 2.0], "values": [-2.0, 0.5, 2.0]}),

@@ -13,8 +13,8 @@ from typing import Any
 
 from suite.search import adapter
 from suite.spec.signature import unwrap
+from suite.spec.strategies import PRUNERS, SAMPLERS, FromSpace
 from suite.stores import make_storage
-from suite.strategies import PRUNERS, SAMPLERS, FromSpace
 
 OWNER = "suite.worker"  # system attr: the process running the trial
 REASON = "fail_reason"  # system attr: why a trial failed

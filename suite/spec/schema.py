@@ -15,7 +15,7 @@ from suite.registry import Registry
 from suite.spec.base import Strict
 from suite.spec.signature import params_model, relation_validators, tagged_union
 from suite.spec.space import Param
-from suite.strategies import PRUNERS, SAMPLERS
+from suite.spec.strategies import PRUNERS, SAMPLERS
 from suite.tasks import TASKS, direction_of
 from suite.text.spec import TokenizerSpec
 

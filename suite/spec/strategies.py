@@ -1,4 +1,5 @@
-"""Optuna samplers and pruners, each registered once with its typed options."""
+"""Optuna samplers and pruners as a spec names them: each registered once with its typed
+options (the signature is the schema); Optuna is imported only when one is made."""
 
 from __future__ import annotations
 
