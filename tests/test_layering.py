@@ -16,7 +16,6 @@ SUITE = Path(__file__).resolve().parents[1] / "suite"
 # Left for the next step of the re-layout (`pretrained` with an injected resolver, compare as
 # a package, one tokenizer declaration).
 KNOWN_CIRCLES = [
-    {"suite.text.kinds", "suite.text.spec"},
     {"suite.across", "suite.compare"},
     {
         "suite.blocks",

@@ -11,6 +11,7 @@ import io
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -326,10 +327,9 @@ class SentencePiece(Kind):
     def learn(self, texts: Any, reserved: list[str], folder: Path, lower: bool) -> None:
         import sentencepiece as spm
 
-        from suite.text.spec import Reserved
-
         self.reserved = reserved
-        r = Reserved.model_validate(json.loads((folder / "reserved.json").read_text()))
+        # the validated `reserved:` spec, as the fitting step wrote it (suite.text.fit)
+        r = SimpleNamespace(**json.loads((folder / "reserved.json").read_text()))
         ids = {t: i for i, t in enumerate(reserved)}
         sentences = [t.decode("utf-8") for t in texts.numpy() if t]
         buf = io.BytesIO()
