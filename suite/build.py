@@ -6,7 +6,6 @@ import functools
 import re
 import typing
 from collections.abc import Sequence
-from contextvars import ContextVar
 from typing import Any, get_args, get_origin
 
 from suite.blocks import BLOCKS, SEQUENCE_CONSUMERS, One, Stack
@@ -28,21 +27,16 @@ class BuildError(ValueError):
         self.detail = detail or message
 
 
-# The vocabulary size of the data (or tokenizer) a model is being built for; blocks with an
-# embedding read it when their own vocab_size is null (suite.blocks.seq2seq.vocabulary_size).
-VOCAB_SIZE: ContextVar[int | None] = ContextVar("suite_vocab_size", default=None)
-
-
 @functools.cache
 def _hints(name: str) -> dict[str, Any]:
     return typing.get_type_hints(BLOCKS.get(name))
 
 
-def _bind(value: Any, ann: Any, where: str, after: Any = None) -> Any:
+def _bind(value: Any, ann: Any, where: str, after: Any, vocab: int | None) -> Any:
     if ann is Stack:
-        return lambda x: apply_stack(x, value, where, after)
+        return lambda x: apply_stack(x, value, where, after, vocab)
     if get_origin(ann) is list and get_args(ann) == (Stack,):
-        return [_bind(v, Stack, f"{where}[{i}]", after) for i, v in enumerate(value)]
+        return [_bind(v, Stack, f"{where}[{i}]", after, vocab) for i, v in enumerate(value)]
     if ann is One:
 
         def make(**overrides: Any) -> Any:
@@ -50,24 +44,33 @@ def _bind(value: Any, ann: Any, where: str, after: Any = None) -> Any:
             for k, v in overrides.items():
                 if k in params and params[k] is None:
                     params[k] = v
-            return BLOCKS.get(name)(**_kwargs(name, params, where, after))
+            return BLOCKS.get(name)(**_kwargs(name, params, where, after, vocab))
 
         return make
     return value
 
 
-def _kwargs(name: str, params: dict[str, Any], where: str, after: Any) -> dict[str, Any]:
+def _kwargs(
+    name: str, params: dict[str, Any], where: str, after: Any, vocab: int | None
+) -> dict[str, Any]:
+    """The block's arguments; a `vocab_size` left null is the data's vocabulary size."""
     hints = _hints(name)
-    return {k: _bind(v, hints.get(k), f"{where}.{name}.{k}", after) for k, v in params.items()}
+    if "vocab_size" in hints and params.get("vocab_size") is None and vocab is not None:
+        params = {**params, "vocab_size": vocab}
+    return {
+        k: _bind(v, hints.get(k), f"{where}.{name}.{k}", after, vocab) for k, v in params.items()
+    }
 
 
-def apply_layer(x: Any, layer: Any, where: str, next_layer: Any = None) -> Any:
-    """Apply one layer spec to tensor `x`."""
+def apply_layer(
+    x: Any, layer: Any, where: str, next_layer: Any = None, vocab: int | None = None
+) -> Any:
+    """Apply one layer spec to tensor `x` (`vocab`: the data's vocabulary size, if any)."""
     name, params = unwrap(layer)
     if params.get("return_sequences", False) is None:
         params["return_sequences"] = tag_of(next_layer) in SEQUENCE_CONSUMERS
     try:
-        return BLOCKS.get(name)(**_kwargs(name, params, where, next_layer))(x)
+        return BLOCKS.get(name)(**_kwargs(name, params, where, next_layer, vocab))(x)
     except BuildError:
         raise
     except (ValueError, TypeError) as e:
@@ -78,12 +81,16 @@ def apply_layer(x: Any, layer: Any, where: str, next_layer: Any = None) -> Any:
 
 
 def apply_stack(
-    x: Any, layers: Sequence[Any], where: str = "model.layers", after: Any = None
+    x: Any,
+    layers: Sequence[Any],
+    where: str = "model.layers",
+    after: Any = None,
+    vocab: int | None = None,
 ) -> Any:
     """Apply a list of layer specs in order; `after` is the layer that follows the stack."""
     for i, layer in enumerate(layers):
         nxt = layers[i + 1] if i + 1 < len(layers) else after
-        x = apply_layer(x, layer, f"{where}[{i}]", nxt)
+        x = apply_layer(x, layer, f"{where}[{i}]", nxt, vocab)
     return x
 
 
@@ -95,20 +102,16 @@ def build_model(
     name: str = "model",
     vocab_size: int | None = None,
 ) -> Any:
-    """A functional keras.Model: inputs -> layers -> task head (`vocab_size`: see VOCAB_SIZE)."""
+    """A functional keras.Model: inputs -> layers -> task head. `vocab_size` (the data's or
+    its tokenizer's) fills every block's `vocab_size` that the spec leaves null."""
     import keras
 
-    token = VOCAB_SIZE.set(vocab_size) if vocab_size is not None else None
+    inputs = keras.Input(shape=input_shape, name="inputs")
+    features = apply_stack(inputs, layers, vocab=vocab_size)
     try:
-        inputs = keras.Input(shape=input_shape, name="inputs")
-        features = apply_stack(inputs, layers)
-        try:
-            outputs = task.head(features, num_outputs)
-        except ValueError as e:
-            raise BuildError(str(e)) from None
-    finally:
-        if token is not None:
-            VOCAB_SIZE.reset(token)
+        outputs = task.head(features, num_outputs)
+    except ValueError as e:
+        raise BuildError(str(e)) from None
     return keras.Model(inputs, outputs, name=re.sub(r"[^A-Za-z0-9_.-]", "_", name))
 
 

@@ -18,19 +18,13 @@ PAIR = (2, 6)
 
 
 def vocabulary_size(given: int | None, block_name: str) -> int:
-    """`given`, else the vocabulary size of the data the model is built for."""
-    if given is not None:
-        return given
-    from suite import build
-
-    known = getattr(build, "VOCAB_SIZE", None)
-    size = known.get() if known is not None else None
-    if size is None:
+    """`given`: the spec's vocab_size, or the data's that suite.build passes in for a null."""
+    if given is None:
         raise ValueError(
             f"{block_name}: vocab_size is not set and no vocabulary is known at build time; "
             "set vocab_size, or build the model for a dataset or tokenizer that has one"
         )
-    return int(size)
+    return int(given)
 
 
 @block(
