@@ -63,3 +63,41 @@ def test_a_pre_relayout_benchmark_resumes_and_compares(tmp_path: Path, results: 
     assert set(after["candidate"]) == {"mlp", "gru"}
     gru = before.set_index("candidate").loc["gru", "test_mean"]
     assert after.set_index("candidate").loc["gru", "test_mean"] == pytest.approx(gru)
+
+    # Results land on every parent run, the old candidate's too; the new trial's searched
+    # values have stable names beside the old trials' flattened spec, and all read back.
+    from mlflow.tracking import MlflowClient
+
+    from suite.export import table
+    from suite.report import build
+    from suite.stores import default_tracking_uri
+
+    client = MlflowClient(default_tracking_uri())
+    exp = client.get_experiment_by_name("prerelayout")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = {
+        r.data.tags["suite.candidate"]: r for r in runs if r.data.tags["suite.kind"] == "candidate"
+    }
+    assert parents["gru"].data.metrics["test_accuracy_mean"] == pytest.approx(gru)
+    verdict = after.set_index("candidate").loc["gru", "verdict"]
+    assert parents["gru"].data.tags.get("suite.verdict") == (
+        verdict if isinstance(verdict, str) and verdict else None
+    )
+    trials = {
+        r.data.tags["suite.trial"]: r
+        for r in runs
+        if r.data.tags["suite.kind"] == "trial" and r.data.tags["suite.candidate"] == "mlp"
+    }
+    assert {"hp.learning_rate", "hp.dense.units"} <= set(trials["2"].data.params)
+    assert not [k for k in trials["0"].data.params if k.startswith("hp.")]  # logged before
+    assert [d.dataset.name for d in trials["2"].inputs.dataset_inputs] == [
+        "digits/train",
+        "digits/val",
+    ]
+    exported = table("prerelayout")
+    assert len(exported[exported["kind"] == "trial"]) == len(
+        [r for r in runs if r.data.tags["suite.kind"] == "trial"]
+    )
+    report = build(["prerelayout"], output=tmp_path / "report.html", log=False)
+    html = report.path.read_text(encoding="utf-8")
+    assert report.sections and "gru" in html and "mlp" in html
