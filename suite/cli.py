@@ -483,6 +483,12 @@ def worker(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Over several benchmarks: write the critical-difference diagram (SVG) here.",
 )
+@click.option(
+    "--to-runs",
+    is_flag=True,
+    help="Also write the leaderboard onto the candidates' parent runs in MLflow (`suite run` "
+    "does it when it ends; this refreshes results logged before it did).",
+)
 @user_errors
 def compare(
     benchmarks: tuple[str, ...],
@@ -495,6 +501,7 @@ def compare(
     test: str,
     allow_mixed: bool,
     cd_diagram: Path | None,
+    to_runs: bool,
 ) -> None:
     """Leaderboard of a benchmark read back from MLflow; with several benchmarks (one dataset
     each), the comparison of their shared candidates over the datasets."""
@@ -503,6 +510,8 @@ def compare(
 
     if len(benchmarks) == 1 and (baseline or cd_diagram):
         _fail("--baseline and --cd-diagram compare several benchmarks (one dataset each)")
+    if to_runs and (pareto or len(benchmarks) > 1):
+        _fail("--to-runs writes one benchmark's leaderboard (no --pareto, one benchmark)")
     if pareto:
         front = cmp.pareto(benchmarks[0], tracking_uri)
         if fmt == "table" and output is None:
@@ -528,6 +537,10 @@ def compare(
         frame = cmp.leaderboard(
             benchmarks[0], tracking_uri, target=target, allow_mixed=allow_mixed, test=test
         )
+        if to_runs:
+            from suite.parents import publish
+
+            publish(benchmarks[0], tracking_uri, board=frame)
         if fmt == "table" and output is None:
             cmp.render(frame, _console())
             return

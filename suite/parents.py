@@ -155,3 +155,109 @@ def tag_budget(tracker: Any, parent: str, direction: str) -> budget.Assessment |
     if result.judged:
         tracker.set_tags(parent, {budget.LIMITED: f"{result.fraction:.4g}"})
     return result
+
+
+VERDICT = "suite.verdict"  # the parent's verdict against the leaderboard's leader
+
+
+def result_metrics(row: Any, metric: str, test_metric: str) -> dict[str, float]:
+    """A leaderboard row as parent-run metrics: `best_<metric>` (what the leaderboard ranks
+    by), `<test_metric>_mean`, `_std`, `_ci_low`, `_ci_high` (95 %), `seeds` and `params`;
+    missing figures are left out."""
+    import math
+
+    names = {
+        "best_val": f"best_{metric}",
+        "test_mean": f"{test_metric}_mean",
+        "test_std": f"{test_metric}_std",
+        "test_ci_low": f"{test_metric}_ci_low",
+        "test_ci_high": f"{test_metric}_ci_high",
+        "seeds": "seeds",
+        "params": "params",
+    }
+    out = {}
+    for column, name in names.items():
+        try:
+            value = float(row.get(column))
+        except (TypeError, ValueError):
+            continue
+        if not math.isnan(value):
+            out[name] = value
+    return out
+
+
+def publish(benchmark: str, tracking_uri: str | None = None, board: Any = None) -> Any:
+    """Write the leaderboard (suite.compare's, `board` when given, else made with its
+    defaults) onto each candidate's parent run of its current study version:
+    `result_metrics`, its rank among the candidates as `leaderboard_rank`, `suite.verdict`
+    against the leader, and the winning configuration's searched values (the `hp.*` params
+    of the trial its seed runs re-trained) as `hp.*` tags. Returns the leaderboard."""
+    from suite.compare import leaderboard
+    from suite.readback import read
+
+    runs = read(benchmark, tracking_uri)
+    if board is None:
+        board = leaderboard(runs, allow_mixed=True)
+    if board.empty:
+        return board
+    rows = board[board["family"] != "baseline"].reset_index(drop=True)
+    parents = runs.kind("candidate")
+    trials = runs.kind("trial")
+    client = runs.client
+    for rank, row in rows.iterrows():
+        name = row["candidate"]
+        mine = parents[parents[f"tags.{track.CANDIDATE}"] == name]
+        if mine.empty:
+            continue
+        parent = mine.iloc[0]
+        metrics = result_metrics(row, runs.metric, runs.test_metric)
+        metrics["leaderboard_rank"] = float(rank + 1)
+        tags = _winner(parent, trials, row)
+        verdict = row.get("verdict")
+        if isinstance(verdict, str) and verdict:
+            tags[VERDICT] = verdict
+        run_id = parent["run_id"]
+        _log(client, run_id, metrics, tags)
+        stale = [
+            c[len("tags.") :]
+            for c in parent.index
+            if c.startswith("tags.hp.") and isinstance(parent[c], str)
+        ]
+        for key in stale:
+            if key not in tags:
+                client.delete_tag(run_id, key)
+    return board
+
+
+def _winner(parent: Any, trials: Any, row: Any) -> dict[str, str]:
+    """The `hp.*` params of the candidate's winning trial run: the one its seed runs
+    re-trained (`suite.best_trial`), else the best completed one."""
+    name = parent[f"tags.{track.CANDIDATE}"]
+    mine = trials[trials[f"tags.{track.CANDIDATE}"] == name]
+    best = parent.get(f"tags.{track.BEST_TRIAL}")
+    pick = mine[mine[f"tags.{track.TRIAL}"] == best] if isinstance(best, str) else mine.iloc[:0]
+    if pick.empty and "metrics.objective" in mine:
+        done = mine[mine.get(f"tags.{track.STATE}") == "COMPLETE"]
+        pick = done[done["metrics.objective"] == row.get("best_val")]
+    if pick.empty:
+        return {}
+    first = pick.iloc[0]
+    return {
+        c[len("params.") :]: v
+        for c, v in first.items()
+        if c.startswith("params.hp.") and isinstance(v, str)
+    }
+
+
+def _log(client: Any, run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
+    """Metrics (step 0, now) and tags on one run in one batch."""
+    import time
+
+    from mlflow.entities import Metric, RunTag
+
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+        tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()],
+    )

@@ -193,8 +193,9 @@ def reproduce(run_id: str, tracking_uri: str | None = None) -> Reproduction:
         },
     )
     try:
-        concrete = cand.concrete(json.loads(tags.get("suite.params") or "{}"))
-        tracker.log_params(new, track.flatten(concrete.model_dump(mode="json")))
+        params = json.loads(tags.get("suite.params") or "{}")
+        concrete = cand.concrete(params)
+        tracker.log_params(new, track.run_params(concrete.model_dump(mode="json"), params))
         callbacks = []
         epochs = run.data.metrics.get("epochs")
         if tags.get(track.STATE) == "PRUNED" and epochs:

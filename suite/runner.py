@@ -94,6 +94,7 @@ class Context:
     tags: dict[str, str] = field(default_factory=dict)
     recycle: Callable[[], None] | None = None  # before each training: may raise Recycle
     rerun_failed: bool = False  # retry only the failed trials (and seed runs)
+    inputs: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)  # dataset inputs
 
 
 def environment() -> dict[str, str]:
@@ -156,6 +157,16 @@ def _inputs(ctx: Context, concrete: Concrete, run_id: str) -> Any:
     return prep
 
 
+def _log_data(ctx: Context, run_id: str, splits: tuple[str, ...]) -> None:
+    """The dataset's `splits` as the run's inputs (described once per process, not copied)."""
+    if splits not in ctx.inputs:
+        from suite.readback import dataset_label
+
+        label = dataset_label(ctx.bench.data.model_dump(mode="json"))
+        ctx.inputs[splits] = track.dataset_inputs(ctx.data, label, splits)
+    ctx.tracker.log_inputs(run_id, ctx.inputs[splits])
+
+
 def _log_tokenizer(ctx: Context, run_id: str, prep: Any) -> None:
     """The fitted tokenizer and the class names beside the logged model."""
     if prep.tokenizer is None:
@@ -191,7 +202,10 @@ def _objective(ctx: Context, live: Live) -> Any:
         ctx.reporter.trial(trial.number, cand.train.epochs + (fine.epochs if fine else 0))
         try:
             concrete = cand.concrete(params)
-            ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
+            ctx.tracker.log_params(
+                run_id, track.run_params(concrete.model_dump(mode="json"), params)
+            )
+            _log_data(ctx, run_id, ("train", "val"))
             callbacks: list[Any] = [epoch_counter(study, adapter.trial_id(trial))]
             pruner = None
             if prune:
@@ -204,6 +218,7 @@ def _objective(ctx: Context, live: Live) -> Any:
                 raise FloatingPointError(f"the loss became NaN at epoch {done.fit.epochs}")
             if pruner is not None and pruner.pruned_at is not None:
                 ctx.tracker.set_tags(run_id, {track.STATE: "PRUNED"})
+                ctx.tracker.rename(run_id, f"{cand.name}/trial-{trial.number} (pruned)")
                 ctx.tracker.end(run_id)
                 raise Pruned(pruner.pruned_at, pruner.value)
             values = goal_values(goals, done, concrete.train.batch_size)
@@ -289,9 +304,8 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
     stale = tuple(fail_stale(study))
     fail_stale(seeds)
     parents.end_dead_runs(ctx.tracker, parent, study, seeds)
-    doc = cand.document()
-    doc["model"].pop("space", None)
-    ctx.tracker.log_params(parent, track.flatten(doc))
+    # the spec without its searched values (the winner's land as hp.* tags, parents.publish)
+    ctx.tracker.log_params(parent, track.spec_params(cand.document(), list(cand.space)))
     space = {k: v.model_dump(mode="json", by_alias=True) for k, v in cand.space.items()}
     budget = {"trials": trials, "epochs": bench.search.epochs_budget}
     budget["timeout_s"] = bench.search.timeout
@@ -409,7 +423,9 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
     )
     try:
         concrete = cand.concrete(source.params)
-        ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
+        doc = concrete.model_dump(mode="json")
+        ctx.tracker.log_params(run_id, track.run_params(doc, source.params))
+        _log_data(ctx, run_id, ("train", "val", "test"))
         done = _train(ctx, cand, concrete, run_id, seed)
         metric = ctx.bench.search.metric
         metrics = summary_metrics(done.fit, metric)
@@ -446,6 +462,15 @@ def _finish(ctx: Context, live: Live, status: str) -> CandidateSummary:
     if not busy:
         ctx.tracker.end(live.parent, "FAILED" if live.error and status == "FINISHED" else status)
     return CandidateSummary(live.cand.name, tuple(live.outcomes), live.stale, live.error)
+
+
+def _publish(ctx: Context) -> None:
+    """The leaderboard onto every candidate's parent run (parents.publish); a failure there
+    is reported, and loses no result."""
+    try:
+        parents.publish(ctx.bench.name, ctx.tracker.uri)
+    except Exception as e:
+        ctx.reporter.message(f"results not written onto the parent runs: {type(e).__name__}: {e}")
 
 
 def bench_yaml(bench: Benchmark) -> str:
@@ -557,6 +582,7 @@ def run(
             if live.error is None:
                 _seed_runs(ctx, live)
             summaries[live.cand.name] = _finish(ctx, live, "FINISHED")
+        _publish(ctx)
     except KeyboardInterrupt:
         for live in lives:
             if not live.done:

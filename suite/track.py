@@ -89,6 +89,95 @@ def _key(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-. :/]", "_", name)[:250]
 
 
+# Spec fields kept out of run params (they stay in the parent's spec/benchmark.yaml).
+NOISE = ("model.reference", "model.space", "model.description")
+
+
+def spec_params(doc: Mapping[str, Any], searched: Sequence[str] = ()) -> dict[str, str]:
+    """A spec document flattened as params, without `NOISE` and the `searched` spec paths
+    (a parent run's defaults there are not what its trials used)."""
+    drop = NOISE + tuple(_key(p) for p in searched)
+    return {
+        k: v
+        for k, v in flatten(doc).items()
+        if not any(k == d or k.startswith(d + ".") for d in drop)
+    }
+
+
+def run_params(doc: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, str]:
+    """A trial's or seed run's params: its concrete spec flattened (without `NOISE`) and its
+    searched values under stable names (`hp.learning_rate`, `hp.gru.units`; suite.spec.hparams)."""
+    from suite.spec.hparams import stable_params
+
+    out = spec_params(doc)
+    out.update({k: _text(v) for k, v in stable_params(params, doc).items()})
+    return out
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, list | dict | type(None)) else str(value)
+
+
+SPLIT_CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
+DATASET_CONTEXT = "mlflow.data.context"  # the input tag MLflow's UI and search read
+
+
+def dataset_inputs(data: Any, label: str, splits: Sequence[str]) -> list[Any]:
+    """A Dataset's `splits` ("train", "val", "test") as MLflow dataset inputs, described
+    not copied: name `<label>/<split>`, digest the data fingerprint, the source it was read
+    from, a tensor schema and the split's size as profile, context training/validation/test."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    source_type, source = _source(str(getattr(data, "source", "") or ""))
+    out = []
+    for split in splits:
+        part = getattr(data, split)
+        entity = Dataset(
+            name=f"{label}/{split}"[:500],
+            digest=str(data.fingerprint)[:36],
+            source_type=source_type,
+            source=source,
+            schema=_schema(part.x, part.y),
+            profile=json.dumps(
+                {
+                    "num_rows": len(part.y),
+                    "features_shape": list(part.x.shape),
+                    "targets_shape": list(part.y.shape),
+                }
+            ),
+        )
+        out.append(DatasetInput(entity, [InputTag(DATASET_CONTEXT, SPLIT_CONTEXTS[split])]))
+    return out
+
+
+def _source(text: str) -> tuple[str, str]:
+    """(source type, source JSON) as MLflow's own sources write them: a URL, a local file or
+    folder that exists, else code (a loader or citation, kept as a tag)."""
+    if text.startswith(("http://", "https://")):
+        return "http", json.dumps({"url": text})
+    path = Path(text) if text and len(text) < 4096 and "\n" not in text else None
+    try:
+        if path is not None and path.is_absolute() and path.exists():
+            return "local", json.dumps({"uri": path.resolve().as_uri()})
+    except OSError:
+        pass
+    return "code", json.dumps({"tags": {"suite.source": text[:1000]}})
+
+
+def _schema(x: Any, y: Any) -> str | None:
+    """MLflow's tensor dataset schema of one split (dtypes and shapes, batch axis -1)."""
+    import numpy as np
+    from mlflow.data.schema import TensorDatasetSchema
+    from mlflow.types import Schema, TensorSpec
+
+    try:
+        features = Schema([TensorSpec(np.dtype(x.dtype), (-1, *x.shape[1:]), "x")])
+        targets = Schema([TensorSpec(np.dtype(y.dtype), (-1, *y.shape[1:]), "y")])
+        return json.dumps(TensorDatasetSchema(features, targets).to_dict())
+    except Exception:  # a dtype MLflow cannot describe: the input goes without a schema
+        return None
+
+
 class Tracker:
     """Writes one benchmark's runs through an MlflowClient (no global MLflow state)."""
 
@@ -238,6 +327,11 @@ class Tracker:
 
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
 
+    def log_inputs(self, run_id: str, inputs: Sequence[Any]) -> None:
+        """Dataset inputs (see `dataset_inputs`) in one call."""
+        if inputs:
+            self.client.log_inputs(run_id, datasets=list(inputs))
+
     def log_text(self, run_id: str, text: str, path: str) -> None:
         self.client.log_text(run_id, text, path)
 
@@ -259,6 +353,9 @@ class Tracker:
     def log_dir(self, run_id: str, folder: Path, path: str) -> None:
         """Every file of `folder` under `path` in the run's artifacts."""
         self.client.log_artifacts(run_id, str(folder), path)
+
+    def rename(self, run_id: str, name: str) -> None:
+        self.client.update_run(run_id, name=name[:250])
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,72 @@ def test_a_pre_relayout_benchmark_resumes_and_compares(tmp_path: Path, results: 
     assert set(after["candidate"]) == {"mlp", "gru"}
     gru = before.set_index("candidate").loc["gru", "test_mean"]
     assert after.set_index("candidate").loc["gru", "test_mean"] == pytest.approx(gru)
+
+    # Results land on every parent run, the old candidate's too; the new trial's searched
+    # values have stable names beside the old trials' flattened spec, and all read back.
+    from mlflow.tracking import MlflowClient
+
+    from suite.export import table
+    from suite.report import build
+    from suite.stores import default_tracking_uri
+
+    client = MlflowClient(default_tracking_uri())
+    exp = client.get_experiment_by_name("prerelayout")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = {
+        r.data.tags["suite.candidate"]: r for r in runs if r.data.tags["suite.kind"] == "candidate"
+    }
+    assert parents["gru"].data.metrics["test_accuracy_mean"] == pytest.approx(gru)
+    verdict = after.set_index("candidate").loc["gru", "verdict"]
+    assert parents["gru"].data.tags.get("suite.verdict") == (
+        verdict if isinstance(verdict, str) and verdict else None
+    )
+    trials = {
+        r.data.tags["suite.trial"]: r
+        for r in runs
+        if r.data.tags["suite.kind"] == "trial" and r.data.tags["suite.candidate"] == "mlp"
+    }
+    assert {"hp.learning_rate", "hp.dense.units"} <= set(trials["2"].data.params)
+    assert not [k for k in trials["0"].data.params if k.startswith("hp.")]  # logged before
+    assert [d.dataset.name for d in trials["2"].inputs.dataset_inputs] == [
+        "digits/train",
+        "digits/val",
+    ]
+    exported = table("prerelayout")
+    assert len(exported[exported["kind"] == "trial"]) == len(
+        [r for r in runs if r.data.tags["suite.kind"] == "trial"]
+    )
+    report = build(["prerelayout"], output=tmp_path / "report.html", log=False)
+    html = report.path.read_text(encoding="utf-8")
+    assert report.sections and "gru" in html and "mlp" in html
+
+
+def test_compare_to_runs_puts_results_on_a_pre_change_benchmarks_parents(
+    tmp_path: Path, results: Path
+) -> None:
+    from click.testing import CliRunner
+    from mlflow.tracking import MlflowClient
+
+    from suite.cli import main
+    from suite.compare import leaderboard
+    from suite.stores import default_tracking_uri
+
+    unpack(tmp_path)
+    client = MlflowClient(default_tracking_uri())
+    exp = client.get_experiment_by_name("prerelayout")
+
+    def parents() -> dict[str, Any]:
+        runs = client.search_runs([exp.experiment_id], "tags.`suite.kind` = 'candidate'")
+        return {r.data.tags["suite.candidate"]: r for r in runs}
+
+    assert not [p for p in parents().values() if "test_accuracy_mean" in p.data.metrics]
+    out = CliRunner().invoke(main, ["compare", "prerelayout", "--to-runs", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    board = leaderboard("prerelayout").set_index("candidate")
+    for name, parent in parents().items():
+        assert parent.data.metrics["test_accuracy_mean"] == pytest.approx(
+            board.loc[name, "test_mean"]
+        )
+        assert parent.data.metrics["best_val_accuracy"] == pytest.approx(
+            board.loc[name, "best_val"]
+        )

@@ -206,6 +206,7 @@ def test_pruning_stops_a_hopeless_trial(results: Path, tmp_path: Path) -> None:
     pruned = next(r for r in _runs(_client(), "trial") if r.data.tags["suite.trial"] == "1")
     assert pruned.data.tags["suite.state"] == "PRUNED"
     assert pruned.info.status == "FINISHED"
+    assert pruned.info.run_name == "cnn/trial-1 (pruned)"  # visible in the runs table
     assert pruned.data.metrics["epochs"] < 3  # epochs were saved
 
 

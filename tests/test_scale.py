@@ -532,6 +532,9 @@ def test_conditional_space_searches_only_the_chosen_branch(results: Path, tmp_pa
     for r in runs:  # the trained model had the chosen layer
         branch = json.loads(r.data.tags["suite.params"])[p]
         assert any(k.startswith(f"model.layers.1.{branch}.") for k in r.data.params)
+        hp = {k for k in r.data.params if k.startswith("hp.")}  # stable names of the branch
+        want = {"hp.layers.1", f"hp.{branch}.units"}
+        assert hp == (want | {"hp.gru.reset_after"} if branch == "gru" else want)
 
 
 def test_multi_objective_search_logs_its_pareto_front(results: Path, tmp_path: Path) -> None:
