@@ -324,3 +324,18 @@ def test_cached_ids_load_without_tensorflow(tmp_path: Path, results: Path) -> No
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "60", *str(first.data.train.x.shape).split(), "False"]
+
+
+def test_epoch_scores_match_scikit_learn() -> None:
+    from sklearn.metrics import f1_score, matthews_corrcoef
+
+    from suite.text.metrics import confusion, scores
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 300)
+    p = rng.dirichlet(np.ones(4), 300)
+    p[y == 1, 1] += 0.8
+    got = scores(confusion(y, p, 4))
+    assert got["macro_f1"] == pytest.approx(f1_score(y, p.argmax(1), average="macro"), abs=1e-9)
+    assert got["mcc"] == pytest.approx(matthews_corrcoef(y, p.argmax(1)), abs=1e-9)
+    assert scores(confusion([0, 0], [[1.0, 0.0], [1.0, 0.0]], 2))["mcc"] == 0.0  # one class

@@ -96,6 +96,13 @@ def test_tokenizers_as_candidates_cached_ids_leaderboard_and_predict(
     trials = [r for r in _runs("rotten_tomatoes") if r.data.tags.get("suite.kind") == "trial"]
     tags = sorted((r.data.tags["suite.trial"], r.data.tags["suite.tokenize_cache"]) for r in trials)
     assert tags == [("0", "miss"), ("0", "miss"), ("1", "hit"), ("1", "hit")]
+    # macro-F1 and MCC once per epoch on validation (not per training batch), and on test
+    assert all(
+        "val_mcc" in r.data.metrics and "best_val_macro_f1" in r.data.metrics for r in trials
+    )
+    assert not any("best_macro_f1" in r.data.metrics for r in trials)
+    seeds = [r for r in _runs("rotten_tomatoes") if r.data.tags.get("suite.kind") == "seed"]
+    assert seeds and all(-1 <= r.data.metrics["test_mcc"] <= 1 for r in seeds)
 
     board = leaderboard("rotten_tomatoes")
     assert set(board["tok_kind"]) == {"unicode_script", "wordpiece"}

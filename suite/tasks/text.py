@@ -35,14 +35,23 @@ def encode_texts(task: str, data: Dataset, tokenizer: Any) -> Prepared:
 
 @dataclass(frozen=True)
 class TextClassification(Classification):
-    """One label per text: ids from the tokenizer, softmax head, accuracy, macro-F1, MCC."""
+    """One label per text: ids from the tokenizer, softmax head, accuracy per batch;
+    macro-F1 and MCC once per epoch on validation, and on test after the seed runs."""
 
     @property
     def metrics(self) -> list[Any]:
-        from suite.text.metrics import MCC, MacroF1
+        return ["accuracy"]
 
-        k = self._bound()
-        return ["accuracy", MacroF1(k), MCC(k)]
+    def callbacks(self, data: Dataset) -> list[Any]:
+        from suite.text.metrics import epoch_scores
+
+        return [epoch_scores(data.val.x, data.val.y, self._bound())]
+
+    def extra_test_metrics(self, model: Any, data: Dataset, batch_size: int) -> dict[str, float]:
+        from suite.text.metrics import confusion, scores
+
+        pred = model.predict(data.test.x, batch_size=max(batch_size, 512), verbose=0)
+        return scores(confusion(data.test.y, pred, self._bound()))
 
     def inputs(self, data: Dataset, tokenizer: Any) -> Prepared:
         return encode_texts(self.name, data, tokenizer)

@@ -1,7 +1,9 @@
-"""Macro-F1 and Matthews correlation as Keras metrics (a confusion matrix kept in a variable).
+"""Macro-F1 and Matthews correlation: computed once per epoch on the validation split from
+a confusion matrix (`scores`, `epoch_scores`), and as Keras metrics.
 
-Written with keras.ops only, so they run on every backend; registered serializable so a saved
-model reloads without custom_objects.
+Training computes them once per epoch (a callback), not per batch: per batch they cost about
+8 % of a TextCNN's step. The Keras metrics (keras.ops only, every backend) stay registered
+serializable so models saved with them reload without custom_objects.
 """
 
 from __future__ import annotations
@@ -9,7 +11,39 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
+
+
+def confusion(y_true: Any, y_pred: Any, k: int) -> np.ndarray:
+    """The k x k confusion matrix (rows: true class) of labels vs. argmax of probabilities."""
+    t = np.asarray(y_true).reshape(-1).astype(np.int64)
+    p = np.asarray(y_pred).reshape(-1, k).argmax(-1)
+    return np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.float64)
+
+
+def scores(m: np.ndarray) -> dict[str, float]:
+    """macro_f1 (a class never predicted nor present counts 0) and mcc (Gorodkin 2004)."""
+    tp, pred, true = np.diagonal(m), m.sum(0), m.sum(1)
+    den = pred + true
+    f1 = np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)
+    n, c = m.sum(), tp.sum()
+    mcc_den = np.sqrt((n * n - (pred * pred).sum()) * (n * n - (true * true).sum()))
+    mcc = (c * n - (true * pred).sum()) / mcc_den if mcc_den > 0 else 0.0
+    return {"macro_f1": float(f1.mean()), "mcc": float(mcc)}
+
+
+def epoch_scores(x: Any, y: Any, k: int, batch_size: int = 512) -> Any:
+    """A Keras callback adding val_macro_f1 and val_mcc to each epoch's logs (one prediction
+    pass over the validation split)."""
+
+    class EpochScores(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs is not None:
+                pred = self.model.predict(x, batch_size=batch_size, verbose=0)
+                logs.update({f"val_{n}": v for n, v in scores(confusion(y, pred, k)).items()})
+
+    return EpochScores()
 
 
 class _Confusion(keras.metrics.Metric):
