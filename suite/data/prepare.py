@@ -36,6 +36,7 @@ from suite.data.base import (
     random_split,
     stratified_split,
 )
+from suite.data.padding import lengths
 from suite.data.series import prepare_series
 
 if TYPE_CHECKING:
@@ -333,7 +334,19 @@ def prepare(
             "test_fraction": test_fraction,
             "max_examples": max_examples,
             "seed": seed,
+            **_padding(raw.mask_value, {"train": train, "val": val, "test": test}),
         },
     )
     _MEMO[key] = ds
     return ds
+
+
+def _padding(mask_value: float | None, splits: dict[str, Split]) -> dict[str, object]:
+    """Meta of padded sequences: the padding value and the real lengths (min, max) per split."""
+    if mask_value is None:
+        return {}
+    spans = {}
+    for part, split in splits.items():
+        n = lengths(split.x, mask_value)
+        spans[part] = [int(n.min()), int(n.max())] if len(n) else [0, 0]
+    return {"mask_value": mask_value, "lengths": spans}
