@@ -14,7 +14,8 @@ Split rules (they depend only on the data and `seed`, never on a trial's seed):
 Masks (segmentation) follow the same rules with "uniformly at random" for "of each class"
 (the `random` split rule). Time series are cut in time order instead (`chronological`, see
 suite.data.series). Results are memoized in-process; the returned arrays are read-only because
-they are shared.
+they are shared. Sequences a loader padded (`Raw.mask_value`, suite.data.padding) keep their
+padding value in `meta["mask_value"]` and their real lengths per split in `meta["lengths"]`.
 """
 
 from __future__ import annotations
