@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import typing
+import warnings
 from collections.abc import Sequence
 from typing import Any, get_args, get_origin
 
@@ -25,6 +26,11 @@ class BuildError(ValueError):
         super().__init__(message)
         self.loc = loc
         self.detail = detail or message
+
+
+# Keras' warning, at build and at every trace, that a layer (a convolution) drops the mask of
+# padded steps: what it does with them is documented instead (README, padded sequences).
+DROPS_MASK = r"Layer '.*' \(of type \w+\) was passed an input with a mask attached"
 
 
 @functools.cache
@@ -101,13 +107,24 @@ def build_model(
     num_outputs: int,
     name: str = "model",
     vocab_size: int | None = None,
+    mask_value: float | None = None,
 ) -> Any:
     """A functional keras.Model: inputs -> layers -> task head. `vocab_size` (the data's or
-    its tokenizer's) fills every block's `vocab_size` that the spec leaves null."""
+    its tokenizer's) fills every block's `vocab_size` that the spec leaves null.
+
+    `mask_value` (padded sequences, a Dataset's meta["mask_value"]) puts a Masking layer first:
+    steps whose features all equal it are zeroed and masked; layers that read masks (recurrent
+    layers, global pooling, attention) skip them, the others (convolutions, flatten) read zeros
+    and drop the mask, as the README says; Keras' warning that they drop it is then not shown.
+    """
     import keras
 
     inputs = keras.Input(shape=input_shape, name="inputs")
-    features = apply_stack(inputs, layers, vocab=vocab_size)
+    x = inputs
+    if mask_value is not None:
+        warnings.filterwarnings("ignore", message=DROPS_MASK, category=UserWarning)
+        x = keras.layers.Masking(mask_value=mask_value, name="padding")(inputs)
+    features = apply_stack(x, layers, vocab=vocab_size)
     try:
         outputs = task.head(features, num_outputs)
     except ValueError as e:

@@ -64,13 +64,21 @@ def task_for(task: Task, data: Dataset, prep: Any) -> Task:
 
 
 def build(task: Task, prep: Any, layers: Any, name: str) -> Any:
-    """The Keras model of `layers` for the prepared inputs (vocabulary size passed in)."""
+    """The Keras model of `layers` for the prepared inputs (vocabulary size passed in; padded
+    sequences masked)."""
     from suite.build import build_model
 
     data = prep.data
     vocab = prep.tokenizer.vocab_size if prep.tokenizer else data.meta.get("vocabulary_size")
+    mask = data.meta.get("mask_value")
     return build_model(
-        layers, data.input_shape, task, task.num_outputs or data.num_classes, name, vocab_size=vocab
+        layers,
+        data.input_shape,
+        task,
+        task.num_outputs or data.num_classes,
+        name,
+        vocab_size=vocab,
+        mask_value=None if mask is None else float(mask),
     )
 
 

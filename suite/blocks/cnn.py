@@ -94,12 +94,14 @@ def avg_pool2d(pool_size: Pos = 2, strides: Pos | None = None, padding: Padding 
 def _global(kind: str) -> Any:
     from keras import layers
 
+    from suite.blocks.pooling_layers import MaskedGlobalMaxPooling1D as masked_max_1d
+
     def apply(x: Any) -> Any:
         rank = len(x.shape)
         table = {
             ("avg", 3): layers.GlobalAveragePooling1D,
             ("avg", 4): layers.GlobalAveragePooling2D,
-            ("max", 3): layers.GlobalMaxPooling1D,
+            ("max", 3): masked_max_1d,
             ("max", 4): layers.GlobalMaxPooling2D,
         }
         if (kind, rank) not in table:
@@ -114,11 +116,11 @@ def _global(kind: str) -> Any:
 
 @block("global_avg_pool", consumes_sequence=True, example=(IMG, ["global_avg_pool"]))
 def global_avg_pool() -> Any:
-    """Average over steps (sequences) or over height and width (images)."""
+    """Average over steps (sequences; padded steps skipped) or over height and width (images)."""
     return _global("avg")
 
 
 @block("global_max_pool", consumes_sequence=True, example=(SEQ, ["global_max_pool"]))
 def global_max_pool() -> Any:
-    """Maximum over steps (sequences) or over height and width (images)."""
+    """Maximum over steps (sequences; padded steps skipped) or over height and width (images)."""
     return _global("max")

@@ -37,6 +37,8 @@ class Raw:
     pixel (n, h, w) when it is "mask".
     x_test/y_test are None when the source has no test split (one is then held out);
     x_val/y_val, when given, are the validation split (else one is held out of train).
+    `mask_value`, when set, says the sequences are padded to a common length with it: a step
+    whose features all equal it is padding (suite.data.padding), which the model masks.
     """
 
     x_train: np.ndarray
@@ -49,6 +51,7 @@ class Raw:
     target: Target = "class"
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    mask_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,11 @@ class Split:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Fixed train/val/test splits of one dataset and the fingerprint of their contents."""
+    """Fixed train/val/test splits of one dataset and the fingerprint of their contents.
+
+    `meta["mask_value"]`, when present, says the sequences are padded with that value (a step
+    whose features all equal it is padding): the model builder puts a Masking layer first.
+    """
 
     name: str
     train: Split

@@ -14,7 +14,8 @@ Split rules (they depend only on the data and `seed`, never on a trial's seed):
 Masks (segmentation) follow the same rules with "uniformly at random" for "of each class"
 (the `random` split rule). Time series are cut in time order instead (`chronological`, see
 suite.data.series). Results are memoized in-process; the returned arrays are read-only because
-they are shared.
+they are shared. Sequences a loader padded (`Raw.mask_value`, suite.data.padding) keep their
+padding value in `meta["mask_value"]` and their real lengths per split in `meta["lengths"]`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from suite.data.base import (
     random_split,
     stratified_split,
 )
+from suite.data.padding import lengths
 from suite.data.series import prepare_series
 
 if TYPE_CHECKING:
@@ -333,7 +335,19 @@ def prepare(
             "test_fraction": test_fraction,
             "max_examples": max_examples,
             "seed": seed,
+            **_padding(raw.mask_value, {"train": train, "val": val, "test": test}),
         },
     )
     _MEMO[key] = ds
     return ds
+
+
+def _padding(mask_value: float | None, splits: dict[str, Split]) -> dict[str, object]:
+    """Meta of padded sequences: the padding value and the real lengths (min, max) per split."""
+    if mask_value is None:
+        return {}
+    spans = {}
+    for part, split in splits.items():
+        n = lengths(split.x, mask_value)
+        spans[part] = [int(n.min()), int(n.max())] if len(n) else [0, 0]
+    return {"mask_value": mask_value, "lengths": spans}

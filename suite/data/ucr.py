@@ -6,10 +6,14 @@ import contextlib
 import difflib
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field
 
 from suite.data.base import DATASETS, DataError, Raw
 from suite.data.files import DATA_DIR_HINT, listing
+from suite.data.padding import Side, mask_value_for, pad_series
+from suite.data.padding import truncate as truncate_series
 from suite.settings import data_dirs
 
 if TYPE_CHECKING:
@@ -22,6 +26,17 @@ UCR_HOW = (
     "BasicMotions, ...; --no-deps avoids numba), or download <Name>.zip from "
     "https://timeseriesclassification.com, unzip it into a folder ucr/ and " + DATA_DIR_HINT
 )
+
+# Series of unequal length (suite.data.padding): declared here, so the schema describes them.
+PadSide = Annotated[
+    Side, Field(description="unequal lengths: pad after the end (post) or before the start (pre)")
+]
+MaxLength = Annotated[
+    int | None, Field(ge=1, description="cut longer series to this many steps (null: keep all)")
+]
+CutSide = Annotated[
+    Side, Field(description="with max_length: drop the end (post) or the start (pre)")
+]
 
 
 def aeon_data_dir() -> Path | None:
@@ -107,8 +122,9 @@ def _label_index(classes: tuple[str, ...]) -> dict[str, int]:
     return index
 
 
-def read_ts(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """x (n, steps, dims) float32, y int64 and the classes of one equal-length .ts file."""
+def read_ts(path: Path) -> tuple[list[np.ndarray], np.ndarray, tuple[str, ...]]:
+    """The series (each (steps, dims) float32; lengths may differ between series), y int64
+    and the classes of one .ts file."""
     header = _header(path)
     declared = header.get("classlabel", "").split()
     if not declared or declared[0].lower() != "true" or len(declared) < 3:
@@ -146,36 +162,46 @@ def read_ts(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
                 series = [[float(v) for v in d.replace("?", "nan").split(",")] for d in dims]
             except ValueError as e:
                 raise DataError(f"ucr: {path}:{lineno}: unreadable value ({e}).") from None
-            if len({len(s) for s in series}) != 1 or (rows and rows[0].shape[1] != len(series[0])):
+            if len({len(s) for s in series}) != 1:
                 raise DataError(
-                    f"ucr: {path}:{lineno}: series of unequal length; the suite needs "
-                    "equal-length series (some problems ship an equal-length '<Name>_eq' variant)."
+                    f"ucr: {path}:{lineno}: the dimensions of one series have unequal lengths "
+                    f"({', '.join(str(len(s)) for s in series)}); the suite pads whole series, "
+                    "not single dimensions."
                 )
-            if rows and rows[0].shape[0] != len(series):
+            if rows and rows[0].shape[1] != len(series):
                 raise DataError(
-                    f"ucr: {path}:{lineno}: {len(series)} dimensions, not {len(rows[0])}."
+                    f"ucr: {path}:{lineno}: {len(series)} dimensions, not {rows[0].shape[1]}."
                 )
-            rows.append(np.asarray(series, dtype=np.float64))
+            rows.append(np.asarray(series, dtype=np.float32).T)
             labels.append(i)
     if not rows:
         raise DataError(f"ucr: {path} has no data lines after @data.")
-    x = np.stack(rows).transpose(0, 2, 1).astype(np.float32)
-    if np.isnan(x).any():
+    gaps = sum(bool(np.isnan(r).any()) for r in rows)
+    if gaps:
         raise DataError(
-            f"ucr: {path} has missing values ('?' in {int(np.isnan(x).any(axis=(1, 2)).sum())} "
-            "series); the suite needs complete series. Pick another problem or impute the file."
+            f"ucr: {path} has missing values ('?' in {gaps} series); the suite needs complete "
+            "series. Pick another problem or impute the file."
         )
-    return x, np.asarray(labels, dtype=np.int64), classes
+    return rows, np.asarray(labels, dtype=np.int64), classes
 
 
-def _znormalize(x: np.ndarray) -> np.ndarray:
-    mean = x.mean(axis=1, keepdims=True)
-    std = x.std(axis=1, keepdims=True)
-    return ((x - mean) / np.where(std < 1e-8, 1.0, std)).astype(np.float32)
+def _znormalize(series: list[np.ndarray]) -> list[np.ndarray]:
+    """Each series z-normalized per dimension over its own (real) steps."""
+    out = []
+    for s in series:
+        mean, std = s.mean(axis=0, keepdims=True), s.std(axis=0, keepdims=True)
+        out.append(((s - mean) / np.where(std < 1e-8, 1.0, std)).astype(np.float32))
+    return out
 
 
 @DATASETS.register("ucr")
-def ucr(problem: str = "GunPoint", znormalize: bool = False) -> Raw:
+def ucr(
+    problem: str = "GunPoint",
+    znormalize: bool = False,
+    pad: PadSide = "post",
+    max_length: MaxLength = None,
+    truncate: CutSide = "post",
+) -> Raw:
     """A UCR/UEA time-series classification problem from its .ts files (native train/test)."""
     roots = ucr_roots()
     found = locate(problem, roots)
@@ -191,27 +217,39 @@ def ucr(problem: str = "GunPoint", znormalize: bool = False) -> Raw:
             f"{where}\n).{hint} Available: {', '.join(names) or 'none'}.\nTo get more: {UCR_HOW}."
         )
     train, test = found
-    if _header(train).get("equallength", "").lower() == "false":
-        eq = f"{problem}_eq"
-        hint = f" Use problem={eq!r}, its equal-length version." if locate(eq, roots) else ""
+    s_train, y_train, classes = read_ts(train)
+    s_test, y_test, test_classes = read_ts(test)
+    if s_test[0].shape[1] != s_train[0].shape[1]:
         raise DataError(
-            f"ucr: {problem} ({train.parent}) has series of unequal length, which the suite does "
-            f"not pad or truncate.{hint}"
-        )
-    x_train, y_train, classes = read_ts(train)
-    x_test, y_test, test_classes = read_ts(test)
-    if x_test.shape[1:] != x_train.shape[1:]:
-        raise DataError(
-            f"ucr: {problem}: test series have shape {x_test.shape[1:]} (steps, dims) but train "
-            f"series have {x_train.shape[1:]}."
+            f"ucr: {problem}: test series have {s_test[0].shape[1]} dimensions but train series "
+            f"have {s_train[0].shape[1]}."
         )
     if test_classes != classes:  # map by label text onto the train declaration
         remap = np.array([classes.index(c) if c in classes else -1 for c in test_classes])
         y_test = remap[y_test]
         if (y_test < 0).any():
             raise DataError(f"ucr: {problem}: the test file declares classes absent from train.")
+    s_train, s_test = (
+        truncate_series(s_train, max_length, truncate),
+        truncate_series(s_test, max_length, truncate),
+    )
     if znormalize:
-        x_train, x_test = _znormalize(x_train), _znormalize(x_test)
+        s_train, s_test = _znormalize(s_train), _znormalize(s_test)
+    every = s_train + s_test
+    length = max(len(s) for s in every)
+    mask = None if all(len(s) == length for s in every) else mask_value_for(every)
+    value = 0.0 if mask is None else mask
+    x_train, x_test = (
+        pad_series(s_train, length, pad, value),
+        pad_series(s_test, length, pad, value),
+    )
     return Raw(
-        x_train, y_train, classes, "sequence", str(train.parent), x_test=x_test, y_test=y_test
+        x_train,
+        y_train,
+        classes,
+        "sequence",
+        str(train.parent),
+        x_test=x_test,
+        y_test=y_test,
+        mask_value=mask,
     )
