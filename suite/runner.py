@@ -167,12 +167,38 @@ def _log_data(ctx: Context, run_id: str, splits: tuple[str, ...]) -> None:
     ctx.tracker.log_inputs(run_id, ctx.inputs[splits])
 
 
-def _log_tokenizer(ctx: Context, run_id: str, prep: Any) -> None:
-    """The fitted tokenizer and the class names beside the logged model."""
-    if prep.tokenizer is None:
+def _log_model(ctx: Context, run_id: str, done: TrialResult) -> None:
+    """The run's model in MLflow's format: a text classifier takes raw strings (its tokenizer
+    inside); any other model takes what it trained on, with one example of it (other text
+    tasks keep their fitted tokenizer beside, as the artifact `tokenizer/`)."""
+    prep, raw = done.inputs, ctx.data
+    if prep.tokenizer is not None and raw.target == "class" and raw.train.x.dtype == object:
+        texts = [str(t) for t in raw.train.x[:2]]
+        ctx.tracker.log_text_model(run_id, done.model, prep.tokenizer.folder, raw.classes, texts)
         return
-    ctx.tracker.log_dir(run_id, prep.tokenizer.folder, "tokenizer")
-    ctx.tracker.log_text(run_id, json.dumps(list(prep.data.classes)), "model/classes.json")
+    x = prep.data.train.x
+    example = {k: v[:1] for k, v in x.items()} if isinstance(x, dict) else x[:1]
+    ctx.tracker.log_model(run_id, done.model, example)
+    if prep.tokenizer is not None:
+        ctx.tracker.log_dir(run_id, prep.tokenizer.folder, "tokenizer")
+
+
+def _register(ctx: Context, live: Live) -> None:
+    """The candidate's champion in the Model Registry (`<benchmark>.<candidate>@champion`);
+    a registry that refuses is reported, the results stand."""
+    from suite.mlmodels import registered_name
+
+    name = registered_name(ctx.bench.name, live.cand.name)
+    spec = ctx.bench.search
+    try:
+        moved = ctx.tracker.register_champion(
+            live.parent, name, "objective", spec.resolved_direction
+        )
+    except Exception as e:
+        ctx.reporter.message(f"{live.cand.name}: not registered as {name!r}: {e}")
+        return
+    if moved is not None:
+        ctx.reporter.message(f"{live.cand.name}: registered {name} version {moved[1]} @champion")
 
 
 def _objective(ctx: Context, live: Live) -> Any:
@@ -228,8 +254,7 @@ def _objective(ctx: Context, live: Live) -> Any:
                 )
             best = is_best(study, values[0])
             if best or (len(goals) > 1 and on_front(study, values)):
-                ctx.tracker.log_model(run_id, done.model)
-                _log_tokenizer(ctx, run_id, done.inputs)
+                _log_model(ctx, run_id, done)
             if best:
                 ctx.tracker.set_tags(parent, {"suite.best_run": run_id})
             ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
@@ -436,6 +461,7 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
         if data.target == "class" and data.test.y.ndim == 1:
             pred = done.model.predict(data.test.x, batch_size=concrete.train.batch_size, verbose=0)
             ctx.tracker.log_confusion(run_id, data.test.y, pred.argmax(-1), data.classes)
+        _log_model(ctx, run_id, done)
         ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
         ctx.tracker.end(run_id)
         return float(metrics.get("test_" + metric.removeprefix("val_"), metrics["objective"]))
@@ -454,6 +480,7 @@ def _finish(ctx: Context, live: Live, status: str) -> CandidateSummary:
     live.done = True
     parents.parent_metrics(ctx.tracker, live.parent, live.study)
     parents.tag_budget(ctx.tracker, live.parent, ctx.bench.search.resolved_direction)
+    _register(ctx, live)
     if len(live.study.directions) > 1:
         parents.log_pareto(ctx.tracker, live.parent, live.study, ctx.bench.search.goals)
     busy = any(

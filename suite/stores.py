@@ -10,6 +10,8 @@ import inspect
 import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +157,22 @@ def make_storage(url: str) -> Any:
                 time.sleep(1 + attempt)
     _STORAGES[url] = storage
     return storage
+
+
+@contextmanager
+def use_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI set to `uri` for the block, then put back as it was: some
+    of MLflow's model logging, registering and `runs:/`, `models:/` resolving reads only it."""
+    import mlflow
+
+    before = mlflow.get_tracking_uri() if mlflow.is_tracking_uri_set() else None
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)  # which also sets (or unsets) the variable: put it back
+        if env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env

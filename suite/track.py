@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -343,12 +342,57 @@ class Tracker:
         doc = {"split": "test", "labels": [str(c) for c in classes], "matrix": matrix.tolist()}
         self.log_text(run_id, json.dumps(doc), CONFUSION)
 
-    def log_model(self, run_id: str, model: Any) -> None:
-        """Save `model` as model/model.keras in the run's artifacts."""
-        with tempfile.TemporaryDirectory() as tmp:
-            file = Path(tmp) / "model.keras"
-            model.save(file)
-            self.client.log_artifact(run_id, str(file), "model")
+    def log_model(self, run_id: str, model: Any, example: Any = None) -> str:
+        """Log `model` as the run's MLflow model (keras flavor, see suite.mlmodels); its id."""
+        from suite import mlmodels
+
+        uri, exp = self.uri, self.experiment_id
+        model_id = mlmodels.log_model(self.client, uri, exp, run_id, model, example)
+        self.client.set_tag(run_id, mlmodels.MODEL_ID, model_id)
+        return model_id
+
+    def log_text_model(
+        self, run_id: str, model: Any, tokenizer: Path, classes: Sequence[str], texts: Sequence[str]
+    ) -> str:
+        """Log a text classifier as the run's MLflow model taking raw strings; its id."""
+        from suite import mlmodels
+
+        model_id = mlmodels.log_text_model(
+            self.client, self.uri, self.experiment_id, run_id, model, tokenizer, classes, texts
+        )
+        self.client.set_tag(run_id, mlmodels.MODEL_ID, model_id)
+        return model_id
+
+    def register_champion(
+        self, parent: str, name: str, metric: str, direction: str
+    ) -> tuple[str, str] | None:
+        """Register the candidate's champion as the `champion` of registered model `name`: of
+        the completed seed runs of its best configuration, the best by `metric` (without seed
+        runs: its best trial). (run id, version) when the alias moved, else None."""
+        from suite import mlmodels
+
+        tags = self.client.get_run(parent).data.tags
+        query = (
+            f"tags.`mlflow.parentRunId` = '{parent}' and tags.`{KIND}` = 'seed' "
+            f"and tags.`{STATE}` = 'COMPLETE'"
+        )
+        found = self.client.search_runs([self.experiment_id], filter_string=query)
+        runs = [r for r in found if r.data.tags.get(BEST_TRIAL) == tags.get(BEST_TRIAL)]
+        if not runs and tags.get("suite.best_run"):
+            runs = [self.client.get_run(tags["suite.best_run"])]
+        best = mlmodels.champion(runs, metric, direction)
+        if best is None:
+            return None
+        keep = (KIND, CANDIDATE, SEED, TRIAL, BEST_TRIAL, VERSION)
+        version = mlmodels.register(
+            self.client,
+            self.uri,
+            name,
+            best,
+            {k: best.data.tags[k] for k in keep if k in best.data.tags}
+            | {metric: str(best.data.metrics[metric])},
+        )
+        return None if version is None else (best.info.run_id, version)
 
     def log_dir(self, run_id: str, folder: Path, path: str) -> None:
         """Every file of `folder` under `path` in the run's artifacts."""

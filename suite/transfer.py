@@ -1,10 +1,11 @@
 """Transfer learning: a block that starts from a tracked run's model, and unfreezing for
 the fine-tuning phase of a recipe (`train.fine_tune`).
 
-The runner logs each search's best model as the artifact `model/model.keras` of its trial's
-run; `pretrained: {run: RUN_ID}` downloads it from the tracking store the benchmark writes
-to (once per machine, into the cache), loads it with `safe_mode=True` and applies its layers
-up to `until` to the new input as one nested model, frozen unless `trainable`.
+The runner logs each search's best model as the MLflow model `model` of its trial's run
+(earlier runs: the artifact `model/model.keras`); `pretrained: {run: RUN_ID}` downloads its
+`.keras` file from the tracking store the benchmark writes to (once per machine, into the
+cache), loads it with `safe_mode=True` and applies its layers up to `until` to the new input
+as one nested model, frozen unless `trainable`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,33 @@ def store_uri(explicit: str | None = None) -> str:
     return explicit or TRACKING_URI.get() or default_tracking_uri()
 
 
+# Where a run's model folder `runs:/<run>/model` holds the .keras file: the keras flavor,
+# a pyfunc text model, a run logged before models were MLflow models.
+KERAS_FILES = ("data/model.keras", "artifacts/model.keras", "model.keras")
+
+
+def run_model(run: str, uri: str, dst: Path) -> Path:
+    """The folder `runs:/<run>/model` downloaded into `dst` (created): the run's MLflow model
+    and, for runs logged before, its `model/` artifacts."""
+    from mlflow.artifacts import download_artifacts
+
+    from suite.stores import use_tracking_uri
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    dst.mkdir(parents=True, exist_ok=True)
+    with use_tracking_uri(uri):  # MLflow finds a run's logged model through the global URI
+        local = download_artifacts(f"runs:/{run}/model", dst_path=str(dst), tracking_uri=uri)
+    return Path(local)
+
+
+def keras_file(folder: Path) -> Path | None:
+    """The .keras file in a run's model folder (see KERAS_FILES), or None."""
+    return next((folder / f for f in KERAS_FILES if (folder / f).exists()), None)
+
+
 def download(run: str, uri: str | None = None, artifact: str = ARTIFACT) -> Path:
-    """The local copy of a run's artifact, downloaded once into the cache."""
+    """The local copy of a run's artifact, downloaded once into the cache; for the default
+    artifact, the .keras file of the run's model in whichever layout it was logged."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -46,7 +72,12 @@ def download(run: str, uri: str | None = None, artifact: str = ARTIFACT) -> Path
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            local = MlflowClient(store).download_artifacts(run, artifact, tmp)
+            if artifact == ARTIFACT:
+                local = keras_file(run_model(run, store, Path(tmp) / "model"))
+                if local is None:
+                    raise MlflowException(f"no .keras file in the run's model ({KERAS_FILES})")
+            else:
+                local = MlflowClient(store).download_artifacts(run, artifact, tmp)
             os.replace(local, target)
     except MlflowException as e:
         raise ValueError(

@@ -105,7 +105,9 @@ def test_run_logs_everything_and_the_leaderboard_matches(results: Path, tmp_path
     # the best trial's model is logged and reloads safely
     cnn = next(p for p in parents if p.data.tags["suite.candidate"] == "cnn")
     best_run = cnn.data.tags["suite.best_run"]
-    local = client.download_artifacts(best_run, "model/model.keras", str(tmp_path))
+    from suite.transfer import keras_file, run_model
+
+    local = keras_file(run_model(best_run, client.tracking_uri, tmp_path / "model"))
     model = keras.saving.load_model(local, safe_mode=True)
     assert model.output_shape == (None, 10)
 

@@ -276,14 +276,6 @@ def _run_spec(spec: str, only: str, extra: list[str]) -> Any:
     return leaderboard(bench.name), runs
 
 
-def _artifacts(run: Any) -> set[str]:
-    from mlflow.tracking import MlflowClient
-
-    from suite.stores import default_tracking_uri
-
-    return {a.path for a in MlflowClient(default_tracking_uri()).list_artifacts(run.info.run_id)}
-
-
 @needs_shared
 @pytest.mark.slow
 def test_pos_spec_runs_end_to_end(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -320,12 +312,12 @@ def test_ner_spec_runs_end_to_end(
     # the best trial's model reloads (safe mode) and tags every position of a sentence
     from mlflow.tracking import MlflowClient
 
+    from suite.mlmodels import MODEL_ID
     from suite.stores import default_tracking_uri
-    from suite.transfer import load_model
+    from suite.transfer import keras_file, load_model, run_model
 
-    best = next(t for t in runs["trial"] if "model" in _artifacts(t))
-    local = MlflowClient(default_tracking_uri()).download_artifacts(
-        best.info.run_id, "model/model.keras", str(tmp_path)
-    )
+    client = MlflowClient(default_tracking_uri())
+    best = next(t for t in runs["trial"] if MODEL_ID in client.get_run(t.info.run_id).data.tags)
+    local = keras_file(run_model(best.info.run_id, default_tracking_uri(), tmp_path / "model"))
     model = load_model(local)
     assert model.predict(np.ones((1, 64, 17), dtype="int32"), verbose=0).shape == (1, 64, 7)

@@ -318,7 +318,9 @@ def test_forecasting_end_to_end(results: Path, tmp_path: Path) -> None:
     assert parent.data.metrics["baseline.persistence.test_rmse"] == pytest.approx(
         data.baselines["persistence"]["test_rmse"]
     )
-    local = client.download_artifacts(trial.info.run_id, "model/model.keras", str(tmp_path))
+    from suite.transfer import keras_file, run_model
+
+    local = keras_file(run_model(trial.info.run_id, client.tracking_uri, tmp_path / "model"))
     model = keras.saving.load_model(local, safe_mode=True)
     assert model.output_shape == (None, 2)
 
@@ -336,6 +338,8 @@ def test_segmentation_end_to_end(results: Path, tmp_path: Path) -> None:
     assert 0 < frame.loc[0, "best_val"] <= 1
     (seed,) = runs["seed"]
     assert frame.loc[0, "test_mean"] == pytest.approx(seed.data.metrics["test_mean_iou"])
-    local = client.download_artifacts(trial.info.run_id, "model/model.keras", str(tmp_path))
+    from suite.transfer import keras_file, run_model
+
+    local = keras_file(run_model(trial.info.run_id, client.tracking_uri, tmp_path / "model"))
     model = keras.saving.load_model(local, safe_mode=True)
     assert model.output_shape == (None, 16, 16, 11)

@@ -1,0 +1,48 @@
+"""The pyfunc model of a text classifier: raw strings in, a label and class probabilities out.
+
+Logged by suite.mlmodels.log_text_model with the Keras model, the fitted tokenizer and the
+class names as artifacts; applies them as `suite predict` does (suite.text.predict).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+
+
+def texts_of(model_input: Any) -> list[str]:
+    """The strings of a pyfunc input: a list, a Series, an array or a DataFrame's first column
+    (or its `text` column)."""
+    import pandas as pd
+
+    if isinstance(model_input, pd.DataFrame):
+        column = "text" if "text" in model_input.columns else model_input.columns[0]
+        return [str(t) for t in model_input[column]]
+    if isinstance(model_input, str):
+        return [model_input]
+    return [str(t) for t in model_input]
+
+
+class TextClassifier(mlflow.pyfunc.PythonModel):
+    """A text classifier that tokenizes raw strings itself."""
+
+    def load_context(self, context: Any) -> None:
+        from suite.text.predict import load_text_model
+
+        art = context.artifacts
+        self.text_model = load_text_model(
+            Path(art["model"]), Path(art["tokenizer"]), Path(art["classes"])
+        )
+
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        """A DataFrame: the label, then one probability column per class (type hints left out:
+        MLflow would read a signature from them; the logged one is explicit)."""
+        import pandas as pd
+
+        probs = self.text_model.probabilities(texts_of(model_input))
+        classes = self.text_model.classes
+        frame = pd.DataFrame(probs.astype("float64"), columns=list(classes))
+        frame.insert(0, "label", [classes[i] for i in probs.argmax(axis=1)])
+        return frame
