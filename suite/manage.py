@@ -161,6 +161,7 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
     from suite.spec.candidates import select
     from suite.spec.errors import reported_at
     from suite.tasks import TASKS
+    from suite.transfer import resolving
     from suite.trial import build, inputs, load_data, task_for
 
     data = load_data(bench)
@@ -187,7 +188,7 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
     for cand in chosen:
         with reported_at(_tokenizer_loc(cand)):
             prep = inputs(task, data, cand)  # text: the tokenizer's ids (cached)
-        with reported_at(cand.loc):
+        with reported_at(cand.loc), resolving():
             model = build(task_for(task, data, prep), prep, cand.model.layers, cand.name)
         dims = ", ".join(cand.space) or "-"
         table.add_row(

@@ -114,7 +114,7 @@ def _load_pyfunc(path: str) -> Any:
     are registered, then the keras flavor loads the model."""
     import mlflow.keras
 
-    from suite.transfer import register_custom_objects
+    from suite.blocks.saved import register_custom_objects
 
     register_custom_objects()
     with contextlib.suppress(ImportError):

@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite import env, stores, track
+from suite import env, stores, track, transfer
 
 # Metrics that depend on the machine's load, not on the computation.
 TIMING = ("train_time_s", "first_epoch_s", "samples_per_s", "latency_ms")
@@ -201,18 +201,19 @@ def reproduce(run_id: str, tracking_uri: str | None = None) -> Reproduction:
         if tags.get(track.STATE) == "PRUNED" and epochs:
             callbacks.append(_stop_after(int(epochs)))
         callbacks.append(track.epoch_logger(tracker, new))
-        done = trial.train(
-            task,
-            data,
-            trial.inputs(task, data, concrete),
-            cand.name,
-            concrete,
-            seed,
-            monitor=bench.search.metric,
-            direction=bench.search.resolved_direction,
-            callbacks=callbacks,
-            on_built=lambda m: tracker.log_metrics(new, {"params": trial.count_params(m)}),
-        )
+        with transfer.resolving(uri):
+            done = trial.train(
+                task,
+                data,
+                trial.inputs(task, data, concrete),
+                cand.name,
+                concrete,
+                seed,
+                monitor=bench.search.metric,
+                direction=bench.search.resolved_direction,
+                callbacks=callbacks,
+                on_built=lambda m: tracker.log_metrics(new, {"params": trial.count_params(m)}),
+            )
         for path, text in done.artifacts.items():
             tracker.log_text(new, text, path)
         metrics = trial.summary_metrics(done.fit, bench.search.metric)

@@ -551,7 +551,6 @@ def run(
         raise RunError(str(e)) from None
     data = load_data(bench)
     tracker = track.Tracker(bench.name, tracking_uri)
-    store = transfer.TRACKING_URI.set(tracker.uri)  # where `pretrained` blocks find runs
     h = spec_hash(bench)
     tracker.set_experiment_tags(
         {
@@ -593,29 +592,29 @@ def run(
     reporter.start(bench.name, len(chosen))
     lives: list[Live] = []
     summaries: dict[str, CandidateSummary] = {}
-    try:
-        for cand in chosen:
-            live = _open(ctx, cand, budget, storage)
-            lives.append(live)
-            _search(ctx, live, wait=False)
-            if live.error is None and tally(live.study).running == 0:
-                _seed_runs(ctx, live)
-                summaries[cand.name] = _finish(ctx, live, "FINISHED")
-        for live in lives:
-            if live.done:
-                continue
-            if live.error is None:
-                _search(ctx, live, wait=True)
-            if live.error is None:
-                _seed_runs(ctx, live)
-            summaries[live.cand.name] = _finish(ctx, live, "FINISHED")
-        _publish(ctx)
-    except KeyboardInterrupt:
-        for live in lives:
-            if not live.done:
-                _finish(ctx, live, "KILLED")
-        raise
-    finally:
-        reporter.stop()
-        transfer.TRACKING_URI.reset(store)
+    with transfer.resolving(tracker.uri):  # where `pretrained` blocks find runs
+        try:
+            for cand in chosen:
+                live = _open(ctx, cand, budget, storage)
+                lives.append(live)
+                _search(ctx, live, wait=False)
+                if live.error is None and tally(live.study).running == 0:
+                    _seed_runs(ctx, live)
+                    summaries[cand.name] = _finish(ctx, live, "FINISHED")
+            for live in lives:
+                if live.done:
+                    continue
+                if live.error is None:
+                    _search(ctx, live, wait=True)
+                if live.error is None:
+                    _seed_runs(ctx, live)
+                summaries[live.cand.name] = _finish(ctx, live, "FINISHED")
+            _publish(ctx)
+        except KeyboardInterrupt:
+            for live in lives:
+                if not live.done:
+                    _finish(ctx, live, "KILLED")
+            raise
+        finally:
+            reporter.stop()
     return [summaries[live.cand.name] for live in lives]

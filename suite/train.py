@@ -341,7 +341,7 @@ def fit(
     phases.run(model, recipe.epochs, [*_schedule(recipe), *callbacks])
     ft = recipe.fine_tune
     if ft is not None and timer.durations and not phases.nan and not phases.stopped:
-        from suite.transfer import unfreeze
+        from suite.blocks.pretrained import unfreeze
 
         unfreeze(model, ft.unfreeze)
         compile_model(model, recipe, task, rate_factor=ft.learning_rate_factor, jit_compile=jit)

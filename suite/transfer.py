@@ -1,26 +1,22 @@
-"""Transfer learning: a block that starts from a tracked run's model, and unfreezing for
-the fine-tuning phase of a recipe (`train.fine_tune`).
+"""Models of tracked runs for transfer learning: the resolver that the `pretrained` block
+(suite.blocks.pretrained) is given.
 
 The runner logs each search's best model as the MLflow model `model` of its trial's run
-(earlier runs: the artifact `model/model.keras`); `pretrained: {run: RUN_ID}` downloads its
-`.keras` file from the tracking store the benchmark writes to (once per machine, into the
-cache), loads it with `safe_mode=True` and applies its layers up to `until` to the new input
-as one nested model, frozen unless `trainable`.
+(earlier runs: the artifact `model/model.keras`); `download` fetches its `.keras` file from
+the tracking store the benchmark writes to, once per machine, into the cache.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from suite.blocks.base import IMG, block
-
-ARTIFACT = "model/model.keras"
+from suite.blocks.pretrained import ARTIFACT
 
 # The tracking store a running benchmark writes to (set by the runner); None: the default.
 TRACKING_URI: ContextVar[str | None] = ContextVar("suite_tracking_uri", default=None)
@@ -87,111 +83,24 @@ def download(run: str, uri: str | None = None, artifact: str = ARTIFACT) -> Path
     return target
 
 
-def register_custom_objects() -> None:
-    """Import every block module, so each custom Keras class the suite defines is registered."""
-    import suite.blocks
+def pretrained_model(run: str, uri: str | None, artifact: str) -> Any:
+    """The run's saved model (its `artifact`, downloaded once), loaded for a `pretrained`
+    block."""
+    from suite.blocks.saved import load_model
 
-    for mod in pkgutil.iter_modules(suite.blocks.__path__):
-        importlib.import_module(f"suite.blocks.{mod.name}")
-
-
-def load_model(path: str | Path, *, compile: bool = True) -> Any:
-    """Load a `.keras` file the suite saved, with `safe_mode=True` and its custom classes."""
-    import keras
-
-    register_custom_objects()
-    return keras.saving.load_model(path, safe_mode=True, compile=compile)
+    return load_model(download(run, uri, artifact), compile=False)
 
 
-def cut(model: Any, until: str | int | None, name: str) -> Any:
-    """The part of `model` from its inputs to the output of layer `until` (None: all but the
-    last layer, i.e. without the task head), as a model named `name`."""
-    import keras
+@contextmanager
+def resolving(uri: str | None = None) -> Iterator[None]:
+    """`pretrained` blocks built inside find their runs in tracking store `uri` (default:
+    the running benchmark's, else $MLFLOW_TRACKING_URI or results/)."""
+    from suite.blocks.pretrained import use_resolver
 
-    if until is None:
-        end = model.layers[-1].input
-    else:
-        try:
-            layer = model.get_layer(until) if isinstance(until, str) else model.layers[until]
-        except (ValueError, IndexError):
-            names = ", ".join(f"{i}: {lay.name}" for i, lay in enumerate(model.layers))
-            raise ValueError(
-                f"until={until!r} is not a layer of the saved model; its layers are {names}"
-            ) from None
-        end = layer.output
-    return keras.Model(model.inputs, end, name=name)
-
-
-@block("pretrained", example=(IMG, [{"pretrained": {"run": "RUN_ID"}}, "flatten"]))
-def pretrained(
-    run: str,
-    until: str | int | None = None,
-    trainable: bool = False,
-    artifact: str = ARTIFACT,
-    tracking_uri: str | None = None,
-) -> Any:
-    """A tracked run's saved model up to layer `until` (default: without its head), frozen."""
-
-    def apply(x: Any) -> Any:
-        path = download(run, tracking_uri, artifact)
-        source = load_model(path, compile=False)
-        want, got = tuple(source.inputs[0].shape[1:]), tuple(x.shape[1:])
-        fits = len(want) == len(got) and all(
-            w in (None, g) for w, g in zip(want, got, strict=False)
-        )
-        if len(source.inputs) != 1 or not fits:
-            raise ValueError(
-                f"run {run!r}'s model takes inputs of shape {want}; this input is {got}"
-            )
-        part = cut(source, until, f"pretrained_{run[:8]}")
-        part.trainable = trainable
-        return part(x)
-
-    return apply
-
-
-def flat_layers(model: Any) -> list[Any]:
-    """The model's layers in order, nested models replaced by their own layers (no inputs)."""
-    import keras
-
-    out: list[Any] = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            out.extend(flat_layers(layer))
-        elif not isinstance(layer, keras.layers.InputLayer):
-            out.append(layer)
-    return out
-
-
-def _all_trainable(model: Any) -> None:
-    # Setting `trainable` to the value it already has may not reach the sublayers (with the
-    # TensorFlow backend an unchanged attribute is not set again), so go through False.
-    model.trainable = False
-    model.trainable = True
-
-
-def unfreeze(model: Any, start: str | int = "all") -> None:
-    """Make layers trainable: all of them, or layer `start` (a name or an index into
-    `flat_layers`) and every layer after it; earlier layers keep their state."""
-    layers = flat_layers(model)
-    if start == "all":
-        _all_trainable(model)
-        return
-    names = [layer.name for layer in layers]
-    if isinstance(start, str):
-        if start not in names:
-            raise ValueError(
-                f"train.fine_tune.unfreeze: no layer named {start!r}; "
-                f"the layers are {', '.join(names)}"
-            )
-        first = names.index(start)
-    elif -len(layers) <= start < len(layers):
-        first = start % len(layers)
-    else:
-        raise ValueError(
-            f"train.fine_tune.unfreeze: index {start} is out of range for {len(layers)} layers"
-        )
-    before = [layer.trainable for layer in layers]
-    _all_trainable(model)  # containers too, so their inner layers can train
-    for i, layer in enumerate(layers):
-        layer.trainable = before[i] or i >= first
+    token = TRACKING_URI.set(uri) if uri is not None else None
+    try:
+        with use_resolver(pretrained_model):
+            yield
+    finally:
+        if token is not None:
+            TRACKING_URI.reset(token)

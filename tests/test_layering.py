@@ -13,11 +13,9 @@ from pathlib import Path
 
 SUITE = Path(__file__).resolve().parents[1] / "suite"
 
-# Left for the next step of the re-layout (`pretrained` with an injected resolver, compare as
-# a package, one tokenizer declaration).
+# Left for the next step of the re-layout (compare as a package).
 KNOWN_CIRCLES = [
     {"suite.across", "suite.compare"},
-    {"suite.blocks", "suite.transfer"},
 ]
 KNOWN_FORBIDDEN: set[str] = set()
 

@@ -57,8 +57,9 @@ def test_champions_are_registered_and_load_in_a_fresh_process(
 ) -> None:
     from mlflow.tracking import MlflowClient
 
+    from suite.blocks.saved import load_model
     from suite.mlmodels import MODEL_ID
-    from suite.transfer import keras_file, load_model, run_model
+    from suite.transfer import keras_file, run_model
 
     client = MlflowClient(tiny.tracking_uri)
     runs = _runs(client, tiny.name)
@@ -107,7 +108,8 @@ def test_pretrained_reads_a_run_logged_before_mlflow_models(results: Path) -> No
     from mlflow.tracking import MlflowClient
 
     from suite import stores
-    from suite.transfer import download, load_model
+    from suite.blocks.saved import load_model
+    from suite.transfer import download
 
     uri = stores.default_tracking_uri()
     client = MlflowClient(uri)

@@ -160,7 +160,7 @@ def test_convolutions_see_zeros_where_the_padding_is(recwarn: pytest.WarningsRec
 def test_the_masked_max_pool_saves_and_reloads(tmp_path: Path) -> None:
     import keras
 
-    from suite.transfer import load_model
+    from suite.blocks.saved import load_model
 
     _, model = _features(STACKS["gru_max_pool"], max(LENGTHS), -1.0)
     x = pad_series(_series(), max(LENGTHS), "pre", -1.0)

@@ -333,7 +333,7 @@ def test_attention_model_loads_in_a_fresh_process(tmp_path: Path) -> None:
     model, path, x = _saved(tmp_path)
     np.save(tmp_path / "x.npy", x)
     code = (
-        "import sys, numpy as np; from suite.transfer import load_model; "
+        "import sys, numpy as np; from suite.blocks.saved import load_model; "
         "m = load_model(sys.argv[1]); np.save(sys.argv[2], m.predict(np.load(sys.argv[3]), "
         "verbose=0))"
     )

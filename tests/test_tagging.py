@@ -312,9 +312,10 @@ def test_ner_spec_runs_end_to_end(
     # the best trial's model reloads (safe mode) and tags every position of a sentence
     from mlflow.tracking import MlflowClient
 
+    from suite.blocks.saved import load_model
     from suite.mlmodels import MODEL_ID
     from suite.stores import default_tracking_uri
-    from suite.transfer import keras_file, load_model, run_model
+    from suite.transfer import keras_file, run_model
 
     client = MlflowClient(default_tracking_uri())
     best = next(t for t in runs["trial"] if MODEL_ID in client.get_run(t.info.run_id).data.tags)

@@ -409,9 +409,10 @@ def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
 def test_pretrained_layers_stay_frozen_then_fine_tune(source_run: str, tmp_path: Path) -> None:
     import keras
 
+    from suite.blocks.saved import load_model
     from suite.build import build_model
     from suite.train import fit
-    from suite.transfer import download, load_model
+    from suite.transfer import download
 
     data = _digits(200)
     saved = load_model(download(source_run))
@@ -517,7 +518,7 @@ def test_pretrained_errors_name_the_problem(source_run: str) -> None:
 def test_unfreeze_from_a_layer_keeps_earlier_ones_frozen() -> None:
     import keras
 
-    from suite.transfer import flat_layers, unfreeze
+    from suite.blocks.pretrained import flat_layers, unfreeze
 
     inner_in = keras.Input((4,))
     inner = keras.Model(

@@ -1,11 +1,11 @@
 """The block registry; importing this package registers every built-in block."""
 
-from suite import transfer  # noqa: F401  (registration: the pretrained block)
 from suite.blocks import (  # noqa: F401  (registration)
     augment,
     cnn,
     convnets,
     core,
+    pretrained,
     recurrent,
     rnn,
     segmentation,

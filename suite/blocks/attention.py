@@ -8,7 +8,7 @@ these are written here: `LuongAttention` (dot, general), `BahdanauAttention` (ad
 This module imports keras at the top, so only block functions import it (at build time) and
 `import suite` stays light. Keras finds a registered class only once its module has been
 imported: in the process that built the model that is always the case; a fresh process loads a
-saved model with `suite.transfer.load_model(path)`, which imports every suite.blocks module
+saved model with `suite.blocks.saved.load_model(path)`, which imports every suite.blocks module
 first (or imports this module before calling `keras.saving.load_model`).
 """
 

@@ -4,7 +4,7 @@ Keras' GlobalMaxPooling1D ignores a mask (its GlobalAveragePooling1D reads it), 
 over a padded sequence could come from a padded step. This subclass takes the maximum over
 unmasked steps only; without a mask it is the stock layer. Like suite.blocks.attention this
 module imports keras at the top; `global_max_pool` imports it at build time,
-`suite.transfer.load_model` before loading.
+`suite.blocks.saved.load_model` before loading.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `SparseSmoothedCrossentropy` is a Keras loss registered as `suite>SparseSmoothedCrossentropy`
 (Keras' sparse cross-entropy takes no label smoothing), so a model compiled with it saves to
 `.keras` and reloads with `safe_mode=True`. This module imports keras at the top: training
-imports it when a recipe needs it, and `suite.transfer.load_model` imports it before loading.
+imports it when a recipe needs it, and `suite.blocks.saved.load_model` imports it before loading.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `TokenAccuracy` is the accuracy over labelled tokens only: a target of -1 (padding, and the
 sub-tokens after a word's first) is left out, and the mean is over every labelled token of
 an epoch, not a mean of per-batch values. Like suite.blocks.attention this module imports
-keras at the top; the task imports it at build time, `suite.transfer.load_model` before loading.
+keras at the top; the task imports it at build time, `suite.blocks.saved.load_model` before loading.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 or perplexity (`perplexity`), accumulated over every token of an epoch; `PairRow` picks the
 source or the decoder-input row of a stacked (batch, 2, steps) seq2seq input. Like
 suite.blocks.attention, this module imports keras at the top: blocks and tasks import it at
-build time only, and `suite.transfer.load_model` imports it before loading a saved model.
+build time only, and `suite.blocks.saved.load_model` imports it before loading a saved model.
 """
 
 from __future__ import annotations

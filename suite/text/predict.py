@@ -47,8 +47,8 @@ class TextModel:
 def load_text_model(model_file: Path, tokenizer: Path, classes: Path) -> TextModel:
     """The text classifier saved as `model_file` (.keras), `tokenizer` (folder), `classes`."""
     import suite.text.metrics  # noqa: F401  (the saved metrics' classes)
+    from suite.blocks.saved import load_model
     from suite.text.fit import load_tokenizer
-    from suite.transfer import load_model
 
     names = tuple(json.loads(Path(classes).read_text(encoding="utf-8")))
     return TextModel(load_tokenizer(tokenizer), names, load_model(model_file, compile=False))
