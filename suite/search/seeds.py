@@ -118,3 +118,53 @@ def run_queued(
                 queue.tell(job.number, state=TrialState.FAIL)
                 continue
             queue.tell(job.number, value if value == value and abs(value) != float("inf") else 0.0)
+
+
+def run_queued_together(
+    queue: Any,
+    work: Callable[[list[tuple[dict[str, Any], int]]], list[float | Exception]],
+    size: int,
+    before: Callable[[], None] | None = None,
+) -> None:
+    """Run the queue's seed runs `size` at a time until none is left: `work(jobs)` gets the
+    claimed runs as (params, number) and returns, for each, its value or the exception that
+    failed it (its reason is recorded). `before()` runs before runs are claimed."""
+    import contextlib
+
+    from optuna.trial import TrialState
+
+    while True:
+        fail_stale(queue)
+        if before is not None and queue.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            before()
+        jobs = []
+        while len(jobs) < size and (job := claim_waiting(queue)) is not None:
+            if "fixed_params" not in job.system_attrs or duplicate(queue, job):
+                release(queue, adapter.trial_id(job), requeue=False)
+                continue
+            jobs.append(job)
+        if not jobs:
+            return
+        with contextlib.ExitStack() as stack:
+            for job in jobs:
+                stack.enter_context(owned(queue, adapter.trial_id(job)))
+            try:
+                values = work([(job.system_attrs["fixed_params"], job.number) for job in jobs])
+            except KeyboardInterrupt:
+                for job in jobs:
+                    storage = adapter.storage_of(queue)
+                    storage.set_trial_system_attr(adapter.trial_id(job), REASON, "interrupted")
+                    queue.tell(job.number, state=TrialState.FAIL)
+                raise
+            except Exception as e:
+                values = [e] * len(jobs)
+            for job, value in zip(jobs, values, strict=True):
+                if isinstance(value, Exception):
+                    error = f"{type(value).__name__}: {value}"
+                    adapter.storage_of(queue).set_trial_system_attr(
+                        adapter.trial_id(job), REASON, error[:2000]
+                    )
+                    queue.tell(job.number, state=TrialState.FAIL)
+                else:
+                    finite = value == value and abs(value) != float("inf")
+                    queue.tell(job.number, value if finite else 0.0)

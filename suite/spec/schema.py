@@ -158,6 +158,11 @@ class Train(Strict):
     mixed_precision: bool = Field(
         False, description="mixed_float16 compute (GPUs; slower on CPUs, which stay float32)"
     )
+    seeds_together: Literal["auto"] | bool = Field(
+        "auto",
+        description="train a configuration's seed runs as one program (JAX): auto = when the "
+        "backend is JAX and the recipe is in the supported subset (suite.seeds_together)",
+    )
 
     @field_validator("class_weight")
     @classmethod
