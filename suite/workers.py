@@ -1,8 +1,9 @@
 """Worker processes: who runs a trial, whether it is alive, and N workers on one machine.
 
 A worker is a `suite worker` process. Workers of one benchmark share its Optuna studies
-and MLflow experiment; `suite run --workers N` starts N of them here, one per GPU where
-there are GPUs.
+and MLflow experiment; `suite run --workers N` starts N of them here, round robin over the
+GPUs where there are GPUs (several on one GPU when N is larger, each limited to its share of
+the GPU's memory).
 """
 
 from __future__ import annotations
@@ -84,23 +85,62 @@ def gpus() -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
-def worker_env(index: int, devices: Sequence[str]) -> dict[str, str]:
-    """Worker `index`'s environment: its GPU (round robin) where there are GPUs."""
-    env = dict(os.environ)
+# The share of a GPU's memory the workers placed on it may take together (the rest: the
+# driver, other programs); each of k workers sharing a GPU may take this / k.
+GPU_MEMORY_SHARE = 0.9
+
+
+def placement(n: int, devices: Sequence[str]) -> list[str | None]:
+    """The GPU of each of `n` workers: round robin over `devices` (several workers on one
+    GPU when `n` is larger), None for all without GPUs."""
+    return [devices[i % len(devices)] if devices else None for i in range(n)]
+
+
+def memory_env(sharing: int) -> dict[str, str]:
+    """The environment that limits one of `sharing` workers on a GPU to its share: JAX
+    allocates as it needs, up to GPU_MEMORY_SHARE / sharing of the GPU; TensorFlow grows
+    its memory as it needs. Nothing when the worker has the GPU to itself."""
+    if sharing < 2:
+        return {}
+    fraction = int(GPU_MEMORY_SHARE / sharing * 100) / 100
+    return {
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+        "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{fraction:.2f}",
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+    }
+
+
+def worker_env(
+    index: int,
+    devices: Sequence[str],
+    workers: int = 1,
+    base: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Worker `index`'s environment (of `workers`; from `base`, default this process's): its
+    GPU (round robin) where there are GPUs and, when it shares that GPU with others, its
+    memory limits (memory_env; settings already in `base` win)."""
+    env = dict(os.environ if base is None else base)
     env["SUITE_WORKER"] = str(index)
     if devices:
-        env["CUDA_VISIBLE_DEVICES"] = devices[index % len(devices)]
+        places = placement(max(workers, index + 1), devices)
+        gpu = places[index]
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        sharing = places.count(gpu)
+        env["SUITE_GPU_SHARED_BY"] = str(sharing)
+        for key, value in memory_env(sharing).items():
+            env.setdefault(key, value)
     return env
 
 
-def launch(n: int, args: Sequence[str]) -> int:
+def launch(n: int, args: Sequence[str], devices: Sequence[str] | None = None) -> int:
     """Run `suite worker ARGS` in `n` processes here and wait for them; the worst exit code.
+    `devices`: the GPUs to place them on (default: gpus()).
 
     Ctrl-C reaches every worker (one process group); each fails its running trial and stops.
     """
-    devices = gpus()
+    devices = gpus() if devices is None else devices
     cmd = [sys.executable, "-m", "suite.cli", "worker", *args]
-    procs = [subprocess.Popen(cmd, env=worker_env(i, devices)) for i in range(n)]
+    procs = [subprocess.Popen(cmd, env=worker_env(i, devices, n)) for i in range(n)]
     try:
         codes = [p.wait() for p in procs]
     except KeyboardInterrupt:
