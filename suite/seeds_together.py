@@ -59,8 +59,6 @@ def unsupported(recipe: Train, task: Task, data: Dataset, seeds: int) -> str | N
         return "train.seeds_together is false"
     if seeds < 2:
         return "a single seed to train"
-    if backend() != "jax":
-        return f"the {backend()} backend (seeds are trained together on JAX only)"
     unfit = [
         name
         for name, on in (
@@ -74,6 +72,8 @@ def unsupported(recipe: Train, task: Task, data: Dataset, seeds: int) -> str | N
     ]
     if unfit:
         return f"train.{', train.'.join(unfit)} not supported together (supported: {SUPPORTED})"
+    if backend() != "jax":
+        return f"the {backend()} backend (seeds are trained together on JAX only)"
     if task.callbacks(data):
         return f"task {task.name!r} adds epoch metrics by callbacks"
     if isinstance(data.train.x, dict) or not hasattr(data.train.x, "shape"):
