@@ -1,7 +1,8 @@
 """`suite ui` as a server: seconds from process start until the UI answers, memory of every
 process it started (RSS and PSS summed over its session), and what is left after SIGTERM to the
 command's own process (processes of its session, a port still listening), beside
-`mlflow ui --workers 1` (what `suite ui` started before it served the UI in-process).
+`mlflow ui --workers 1` (what `suite ui` started before it served the UI in-process) and, with
+--before DIR, the `suite ui` of another copy of the suite.
 
 The store is a results directory given with --results, or a small one written through
 MlflowClient (an experiment of 40 runs with params and metrics; nothing is trained).
@@ -82,12 +83,19 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def measure(cmd: list[str], env: dict[str, str], port: int, settle_s: float) -> dict[str, float]:
+def measure(
+    cmd: list[str], env: dict[str, str], port: int, settle_s: float, cwd: Path | None = None
+) -> dict[str, float]:
     """Start `cmd` in a new session, time it to a served index page, sum its memory after
     `settle_s`, SIGTERM its first process only and count what is left."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -132,6 +140,12 @@ def main() -> None:
     p = c.parser(__doc__.splitlines()[0])
     p.add_argument("--results", type=Path, help="results directory to serve (default: a small one)")
     p.add_argument("--settle", type=float, default=10.0, help="seconds after the first answer")
+    p.add_argument(
+        "--before",
+        type=Path,
+        help="another copy of the suite (e.g. `git archive` of an older "
+        "commit) whose `suite ui` is measured beside this one",
+    )
     args = p.parse_args()
     rep = c.start("ui", args.quick)
     reps = 1 if args.quick else 3
@@ -157,11 +171,18 @@ def main() -> None:
                 "1",
             ],
         }
+        envs = {m: env for m in modes}
+        cwds: dict[str, Path | None] = {m: None for m in modes}
+        if args.before:  # run from there: `python -m` puts the working folder first
+            cwds["suite ui (--before)"] = args.before.resolve()
+            modes["suite ui (--before)"] = modes["suite ui"]
+            envs["suite ui (--before)"] = {**env, "PYTHONPATH": str(args.before.resolve())}
         got: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
         for i in range(reps):  # interleaved, alternating order
             for mode in list(modes) if i % 2 == 0 else list(reversed(modes)):
                 port = free_port()
-                got[mode].append(measure(modes[mode](port), env, port, args.settle))
+                cmd = modes[mode](port)
+                got[mode].append(measure(cmd, envs[mode], port, args.settle, cwds[mode]))
     keys = ["ready_s", "processes", "rss_mb", "pss_mb", "stop_s", "left", "port_bound"]
     rep.table(
         f"median of {reps} (memory {args.settle:g} s after the first answer)",
