@@ -704,6 +704,7 @@ def delete(benchmark: str, yes: bool, storage: str | None, tracking_uri: str | N
 
 
 @main.command()
+@click.argument("benchmark", required=False)
 @click.option("--port", default=5000, show_default=True)
 @click.option(
     "--host",
@@ -716,25 +717,30 @@ def delete(benchmark: str, yes: bool, storage: str | None, tracking_uri: str | N
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Server processes (MLflow's default of 4 is slow to start on a small machine).",
+    help="Server processes (one serves a person's browsing; more cost memory each).",
 )
 @tracking_uri_option
-def ui(port: int, host: str, workers: int, tracking_uri: str | None) -> None:
-    """Start the MLflow UI over the suite's tracking store (127.0.0.1 by default)."""
-    import subprocess
-
+def ui(benchmark: str | None, port: int, host: str, workers: int, tracking_uri: str | None) -> None:
+    """Serve the MLflow UI over the suite's tracking store, opening on runs (127.0.0.1 by
+    default); with BENCHMARK, print the link to its runs. Ctrl-C or SIGTERM stops it."""
     from suite import stores, track
+    from suite import ui as server
+    from suite.readback import NotFound
 
     uri = tracking_uri or stores.default_tracking_uri()
     track.mark_experiments(uri)
-    click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
-    click.echo(
-        f"  runs of the benchmarks: http://{host}:{port}/#/experiments?workflowType=machine_learning"
-    )
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
-    cmd += ["--host", host, "--port", str(port), "--workers", str(workers)]
     try:
-        sys.exit(subprocess.call(cmd))
+        exp = server.experiment_id(uri, benchmark) if benchmark else None
+    except NotFound as e:
+        _fail(str(e))
+    click.echo(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl-C stops it)")
+    click.echo(f"  runs of the benchmarks: {server.link(host, port)}")
+    if benchmark:
+        click.echo(f"  runs of {benchmark}: {server.link(host, port, exp)}")
+    try:
+        server.serve(uri, host, port, workers)
+    except server.UIError as e:
+        _fail(str(e))
     except KeyboardInterrupt:
         sys.exit(130)
 

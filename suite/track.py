@@ -32,7 +32,7 @@ ERROR, SPEC_HASH, FINGERPRINT, DATASET = (
 METRIC, DIRECTION, STUDY = "suite.metric", "suite.direction", "suite.study"
 VERSION, REPRODUCES = "suite.study_version", "suite.reproduces"
 TOKENIZER, BEST_TRIAL = "suite.tokenizer", "suite.best_trial"
-EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow UI: model training, not GenAI traces
+EXPERIMENT_KIND = "mlflow.experimentKind"  # model training (the view: suite.ui)
 MODEL_TRAINING = "custom_model_development"
 CONFUSION = "confusion/test.json"  # seed runs of classification: the test confusion matrix
 
@@ -52,8 +52,8 @@ def tokenizer_label(tokenizer: Any) -> str | None:
 
 
 def mark_experiments(uri: str) -> int:
-    """Tag the suite's experiments that predate it as model training for the MLflow UI
-    (else it opens them on GenAI traces); returns how many it tagged. Best effort."""
+    """Tag the suite's experiments that predate the tag as model training (MLflow's experiment
+    kind; the UI's view is chosen by suite.ui); returns how many it tagged. Best effort."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
