@@ -88,11 +88,9 @@ def models(dirs: Sequence[Path] | None = None) -> list[tuple[str, str, str, str]
 
 def benchmarks(tracking_uri: str | None = None) -> list[tuple[str, int, int]]:
     """(name, candidates, runs) of every benchmark in the tracking store."""
-    from mlflow.tracking import MlflowClient
-
     from suite import stores, track
 
-    client = MlflowClient(tracking_uri or stores.default_tracking_uri())
+    client = stores.tracking_client(tracking_uri)
     out = []
     for exp in client.search_experiments():
         if exp.name == "Default":
@@ -112,13 +110,12 @@ def benchmarks(tracking_uri: str | None = None) -> list[tuple[str, int, int]]:
 def delete(benchmark: str, storage: str | None = None, tracking_uri: str | None = None) -> int:
     """Delete the experiment (permanently from the store) and the studies; returns #studies."""
     import optuna
-    from mlflow.tracking import MlflowClient
 
     from suite import stores
     from suite.compare import NotFound
     from suite.stores import local_storages, make_storage
 
-    client = MlflowClient(tracking_uri or stores.default_tracking_uri())
+    client = stores.tracking_client(tracking_uri)
     exp = client.get_experiment_by_name(benchmark)
     names = []
     for url in [storage] if storage else local_storages():

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from suite import env, parents, references, stores, track, transfer
+from suite import disk, env, parents, references, stores, track, transfer
 from suite.data import Dataset
 from suite.progress import Reporter
 from suite.search import (
@@ -227,6 +227,7 @@ def _objective(ctx: Context, live: Live) -> Any:
             ctx.tracker.end(run_id, "KILLED")
             raise
         except Exception as e:
+            disk.reraise(e)  # nothing more can be written: stop, the next run retries it
             ctx.tracker.set_tags(
                 run_id, {track.STATE: "FAIL", track.ERROR: f"{type(e).__name__}: {e}"[:5000]}
             )
@@ -384,6 +385,7 @@ def _seed_runs(ctx: Context, live: Live) -> None:
         try:
             return _seed_run(ctx, live, source, int(p["seed"]), int(p["rank"]), number)
         except Exception as e:
+            disk.reraise(e)
             ctx.reporter.message(f"{live.cand.name}: seed run {p['seed']} failed: {e}")
             raise
 
@@ -424,6 +426,7 @@ def _seed_run(ctx: Context, live: Live, source: Any, seed: int, rank: int, job: 
         ctx.tracker.end(run_id)
         return float(metrics.get("test_" + metric.removeprefix("val_"), metrics["objective"]))
     except BaseException as e:
+        disk.reraise(e)
         ctx.tracker.set_tags(
             run_id, {track.STATE: "FAIL", track.ERROR: str(e)[:5000] or "interrupted"}
         )

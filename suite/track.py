@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from suite import settings
-from suite.stores import default_tracking_uri
+from suite.stores import default_tracking_uri, tracking_client
 
 KIND, CANDIDATE, FAMILY, TRIAL, STATE, SEED = (
     "suite.kind",
@@ -93,10 +93,8 @@ class Tracker:
     """Writes one benchmark's runs through an MlflowClient (no global MLflow state)."""
 
     def __init__(self, experiment: str, tracking_uri: str | None = None) -> None:
-        from mlflow.tracking import MlflowClient
-
         self.uri = tracking_uri or default_tracking_uri()
-        self.client = MlflowClient(self.uri)
+        self.client = tracking_client(self.uri)  # a SQLite store is created whole
         exp = self._experiment(experiment)
         if exp is None:
             location = None
