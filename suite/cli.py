@@ -411,6 +411,9 @@ def worker(
 ) -> None:
     """Join a benchmark as one more worker (from any machine that reaches its storage)."""
     _recycle_setting(recycle_every)
+    from suite.workers import name_worker
+
+    name_worker()  # its sampler then proposes points of its own
     from suite import stores
     from suite.progress import Reporter
     from suite.runner import run as run_benchmark

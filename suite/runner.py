@@ -238,6 +238,12 @@ def _objective(ctx: Context, live: Live) -> Any:
     return objective
 
 
+def _sampler_identity() -> str | None:
+    from suite.workers import sampler_identity
+
+    return sampler_identity()
+
+
 def _worker_label() -> str:
     from suite.workers import identity
 
@@ -271,6 +277,7 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
             directions=[d for _, d in bench.search.goals],
             seed=ctx.seed,
             space=cand.space,
+            worker=_sampler_identity(),
         )
     except ValueError as e:
         raise RunError(f"candidate {cand.name!r}: {e}") from None
