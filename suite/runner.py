@@ -187,8 +187,7 @@ def _objective(ctx: Context, live: Live) -> Any:
             },
         )
         trial.set_user_attr("mlflow_run_id", run_id)
-        fine = cand.train.fine_tune
-        ctx.reporter.trial(trial.number, cand.train.epochs + (fine.epochs if fine else 0))
+        ctx.reporter.trial(trial.number, max_epochs(cand))
         try:
             concrete = cand.concrete(params)
             ctx.tracker.log_params(run_id, track.flatten(concrete.model_dump(mode="json")))
@@ -242,6 +241,12 @@ def _sampler_identity() -> str | None:
     from suite.workers import sampler_identity
 
     return sampler_identity()
+
+
+def max_epochs(cand: CandidateSpec) -> int:
+    """The epochs one training of the candidate runs at most (fine-tuning included)."""
+    fine = cand.train.fine_tune
+    return cand.train.epochs + (fine.epochs if fine else 0)
 
 
 def _worker_label() -> str:
@@ -386,15 +391,21 @@ def _seed_runs(ctx: Context, live: Live) -> None:
         return
     ctx.tracker.set_tags(live.parent, {"suite.best_trial": str(configs[0].number)})
     queue_seeds(live.seeds, ctx.bench.seed_list, configs)
+    total = len(configs) * len(ctx.bench.seed_list)
+    ctx.reporter.seeds(live.cand.name, min(tally(live.seeds).complete, total), total)
 
     def work(p: dict[str, Any], number: int) -> float:
         source = live.study.trials[int(p["trial"])]
+        ctx.reporter.seed(int(p["seed"]), max_epochs(live.cand))
         try:
-            return _seed_run(ctx, live, source, int(p["seed"]), int(p["rank"]), number)
+            value = _seed_run(ctx, live, source, int(p["seed"]), int(p["rank"]), number)
         except Exception as e:
             disk.reraise(e)
+            ctx.reporter.seed_end("FAIL", None)
             ctx.reporter.message(f"{live.cand.name}: seed run {p['seed']} failed: {e}")
             raise
+        ctx.reporter.seed_end("COMPLETE", value)
+        return value
 
     run_queued(live.seeds, work, ctx.recycle)
 

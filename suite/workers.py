@@ -220,5 +220,16 @@ class LineReporter(Reporter):
         shown = f" {self.metric}={value:.4f}" if value is not None else ""
         self._say(f"{self.name}: trial {self.number} {state.lower()}{shown}")
 
+    def seeds(self, name: str, done: int, total: int) -> None:
+        self.name = name
+        self._say(f"{name}: {done}/{total} seed runs done")
+
+    def seed(self, seed: int, epochs: int) -> None:
+        self.number = seed
+
+    def seed_end(self, state: str, value: float | None) -> None:
+        shown = f" test score {value:.4f}" if value is not None else ""
+        self._say(f"{self.name}: seed {self.number} {state.lower()}{shown}")
+
     def message(self, text: str) -> None:
         self._say(text)
