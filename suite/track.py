@@ -55,9 +55,7 @@ def tokenizer_label(tokenizer: Any) -> str | None:
 def mark_experiments(uri: str) -> int:
     """Tag the suite's experiments that predate it as model training for the MLflow UI
     (else it opens them on GenAI traces); returns how many it tagged. Best effort."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(uri)
+    client = tracking_client(uri)
     done = 0
     try:
         for exp in client.search_experiments():
