@@ -49,13 +49,18 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             )
             sys.exit(130)
         except Exception as e:
+            from suite import exits
             from suite.build import BuildError
             from suite.data import DataError
+            from suite.disk import disk_full
             from suite.readback import MixedResults, NotFound
             from suite.runner import RunError
 
             if isinstance(e, DataError | RunError | BuildError | NotFound | MixedResults):
                 _fail(str(e))
+            full = disk_full(e)
+            if full is not None:  # one message, not the chain of tracebacks of every wrapper
+                _fail(full.describe(), exits.INCOMPLETE)
             raise
 
     return wrapper
@@ -406,6 +411,9 @@ def worker(
 ) -> None:
     """Join a benchmark as one more worker (from any machine that reaches its storage)."""
     _recycle_setting(recycle_every)
+    from suite.workers import name_worker
+
+    name_worker()  # its sampler then proposes points of its own
     from suite import stores
     from suite.progress import Reporter
     from suite.runner import run as run_benchmark

@@ -26,6 +26,7 @@ QUIET_ENV = {
     "MLFLOW_LOGGING_LEVEL": "WARNING",  # "Creating initial MLflow database tables", ...
 }
 _ours: set[str] = set()
+MLFLOW_DB = "mlflow.store.db.utils"  # its logger: each database error, before it is raised
 
 # What TensorFlow writes while it loads, before its logging reads TF_CPP_MIN_LOG_LEVEL: the
 # absl preamble and INFO/WARNING lines (oneDNN notice, "Could not find cuda drivers").
@@ -64,12 +65,16 @@ def configure(loud: bool = False) -> None:
         for name in _ours:
             os.environ.pop(name, None)
         _ours.clear()
+        logging.getLogger(MLFLOW_DB).setLevel(logging.NOTSET)
         return
     for name, value in QUIET_ENV.items():
         if name not in os.environ:
             os.environ[name] = value
             _ours.add(name)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # logs every database error with its traceback, then raises it: the error is reported
+    # once where it is caught (a full disk, say, as one line)
+    logging.getLogger(MLFLOW_DB).setLevel(logging.CRITICAL)
 
 
 def import_tensorflow() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from suite import settings
-from suite.stores import default_tracking_uri
+from suite.stores import default_tracking_uri, tracking_client
 
 KIND, CANDIDATE, FAMILY, TRIAL, STATE, SEED = (
     "suite.kind",
@@ -54,9 +54,7 @@ def tokenizer_label(tokenizer: Any) -> str | None:
 def mark_experiments(uri: str) -> int:
     """Tag the suite's experiments that predate the tag as model training (MLflow's experiment
     kind; the UI's view is chosen by suite.ui); returns how many it tagged. Best effort."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(uri)
+    client = tracking_client(uri)
     done = 0
     try:
         for exp in client.search_experiments():
@@ -181,10 +179,8 @@ class Tracker:
     """Writes one benchmark's runs through an MlflowClient (no global MLflow state)."""
 
     def __init__(self, experiment: str, tracking_uri: str | None = None) -> None:
-        from mlflow.tracking import MlflowClient
-
         self.uri = tracking_uri or default_tracking_uri()
-        self.client = MlflowClient(self.uri)
+        self.client = tracking_client(self.uri)  # a SQLite store is created whole
         exp = self._experiment(experiment)
         if exp is None:
             location = None
