@@ -227,8 +227,14 @@ def _recycle_setting(every: int | None) -> None:
 def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run the benchmark in this process; when it is due for recycling, replace the process
     by a fresh run of the same command, which resumes from the stores."""
+    import signal
+
     from suite.workers import Recycle, Recycler, replace_process
 
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops a run as Ctrl-C does: runs ended, writes stored
+
+    signal.signal(signal.SIGTERM, stop)
     # a rerun of failed trials queues them on start: it runs in one process
     recycler = None if kwargs.get("rerun_failed") else Recycler()
     try:
