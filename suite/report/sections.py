@@ -19,12 +19,12 @@ from suite.report.parts import (
     Figure,
     Part,
     Table,
+    colours,
     count,
     key,
     num,
     title_of,
 )
-from suite.tables import budget_lines
 
 
 @SECTIONS.register("leaderboard")
@@ -62,10 +62,9 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
                 tables += _pairwise(b)
             if robust:
                 tables += _robust(b)
-            tables += _reproduction(board)
-            fig = figs.leaderboard(board, b.test_metric, b.metric)
+            fig = figs.leaderboard(board, b.test_metric, b.metric, colours(benches))
             warn = "".join(f" Warning: {w}." for w in board.attrs.get("warnings", []))
-            warn += "".join(f" {line}." for line in budget_lines(board))
+            warn += "".join(f" {line}." for line in _budget_lines(board))
             parts.append(
                 Part(
                     title_of(title, b, benches),
@@ -80,15 +79,12 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
     return build
 
 
-def _reproduction(board: Any) -> list[Table]:
-    """Candidates whose model names a published row: that figure, ours and the verdict."""
-    from suite.tables import reproduction_rows
-
-    header, rows = reproduction_rows(board)
-    if not rows:
-        return []
-    caption = "reproduction of published results: within the row's tolerance (suite/references.csv)"
-    return [Table(header, rows, caption)]
+def _budget_lines(board: Any) -> list[str]:
+    return [
+        f"{b['note']}; its figures reflect the training budget, not its architecture"
+        for b in board.attrs.get("budget", [])
+        if b.get("budget_limited")
+    ]
 
 
 def _pairwise(b: Bench) -> list[Table]:
@@ -209,7 +205,7 @@ def critical_difference(
         shown = []
         profile = result.profile
         if profile is not None and len(profile) and result.times.notna().to_numpy().any():
-            fig = figs.profile(profile)
+            fig = figs.profile(profile, colours(benches))
             shown.append(Figure(key("across", "profile"), fig))
         return [Part(title, note, shown, tables, svg=result.cd_svg())]
 
