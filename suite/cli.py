@@ -665,7 +665,9 @@ def export(
 @tracking_uri_option
 @storage_option
 @click.option(
-    "--no-log", is_flag=True, help="Do not attach the report to the candidates' parent runs."
+    "--no-log",
+    is_flag=True,
+    help="Do not attach the report to the leading candidate's parent run in MLflow.",
 )
 @click.option(
     "--allow-mixed",
@@ -697,7 +699,7 @@ def report(
     click.echo(
         f"wrote {done.path} ({done.bytes / 1e6:.1f} MB, {len(done.sections)} sections, "
         f"{done.figures} charts)"
-        + (f"; attached to {done.logged_runs} parent runs" if done.logged_runs else "")
+        + (f"; attached to the leader's parent run {done.logged_to}" if done.logged_to else "")
     )
 
 
