@@ -2,7 +2,8 @@
 
 A row per run (or per run and epoch with `curves`): identifiers, hyperparameters as typed
 columns (`hp.<path>`), metrics, budget consumed, tags (`tag.<name>`) and the environment
-(`env.<name>`), ready for pandas, as Parquet or CSV.
+(`env.<name>`), ready for pandas, as Parquet or CSV. `trial`, `epoch` and `best_epoch` count
+from 1, as every output shows them (the run names keep Optuna's trial numbers, from 0).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def table(
             "kind": tags.get(track.KIND),
             "state": tags.get(track.STATE),
             "status": r["status"],
-            "trial": _int(tags.get(track.TRIAL) or tags.get("suite.best_trial")),
+            "trial": _shown(_int(tags.get(track.TRIAL) or tags.get("suite.best_trial"))),
             "seed": _int(tags.get(track.SEED)),
             "study": tags.get(track.STUDY),
             "study_version": _int(tags.get(track.VERSION)) or 1,
@@ -154,6 +155,8 @@ def table(
         params = typed.get(r["run_id"]) or json.loads(tags.get("suite.params") or "{}")
         row.update({f"hp.{k}": v for k, v in params.items()})
         row.update({c[len("metrics.") :]: v for c, v in r.items() if c.startswith("metrics.")})
+        if "best_epoch" in row:  # a 0-based index when logged
+            row["best_epoch"] = _shown(row["best_epoch"])
         budget = budgets.get(tags.get("mlflow.parentRunId"), {})
         row.update({f"budget_{k}": v for k, v in budget.items()})
         row.update(consumed.get(tags.get(track.STUDY) or "", {}))
@@ -191,6 +194,13 @@ def _order(column: str) -> tuple[int, int, str]:
     return (rank + 1, 0, column)
 
 
+def _shown(number: Any) -> Any:
+    """A trial or epoch counted from 1, as every output shows it (stored ones count from 0)."""
+    from suite.compare.columns import is_number, shown_number
+
+    return shown_number(number) if is_number(number) else number
+
+
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else None
 
@@ -211,7 +221,7 @@ def _curves(client: Any, frame: Any) -> Any:
             for m in client.get_metric_history(r["run_id"], name):
                 series.setdefault(m.step, {})[name] = m.value
         for step in sorted(series):
-            out.append({**{c: r[c] for c in keep}, "epoch": step, **series[step]})
+            out.append({**{c: r[c] for c in keep}, "epoch": _shown(step), **series[step]})
     return pd.DataFrame(out)
 
 

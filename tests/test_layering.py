@@ -13,10 +13,9 @@ from pathlib import Path
 
 SUITE = Path(__file__).resolve().parents[1] / "suite"
 
-# Left for the next step of the re-layout (`pretrained` with an injected resolver, compare as
-# a package, one tokenizer declaration).
+# Left for the next step of the re-layout (`pretrained` with an injected resolver, one
+# tokenizer declaration).
 KNOWN_CIRCLES = [
-    {"suite.across", "suite.compare"},
     {"suite.blocks", "suite.transfer"},
 ]
 KNOWN_FORBIDDEN: set[str] = set()
@@ -31,11 +30,6 @@ LAYER = {  # top-level module or package -> layer
     "search": "search",
     "workers": "search",
     "compare": "compare",
-    "readback": "compare",
-    "headtohead": "compare",
-    "across": "compare",
-    "stats": "compare",
-    "tables": "compare",
     "report": "report",
     "spec": "spec",
 }

@@ -85,7 +85,7 @@ def tuning_curves(title: str = "Tuning curves") -> Build:
     """Best validation score so far against trials: was the budget enough?"""
 
     def build(benches: list[Bench]) -> list[Part]:
-        from suite.readback import tuning_curves
+        from suite.compare.readback import tuning_curves
 
         parts = []
         for b in benches:
@@ -111,7 +111,7 @@ def sensitivity(title: str = "Sensitivity") -> Build:
     """Each candidate's validation score against its most important hyperparameter."""
 
     def build(benches: list[Bench]) -> list[Part]:
-        from suite.readback import sensitivity as read
+        from suite.compare.readback import sensitivity as read
 
         parts = []
         for b in benches:

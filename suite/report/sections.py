@@ -6,11 +6,12 @@ nothing to show, e.g. tokenizers when no run names one).
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from pydantic import Field
 
+from suite.compare.columns import REPORT
+from suite.compare.tables import budget_lines, display_rows, legend
 from suite.report import figures as figs
 from suite.report.data import Bench
 from suite.report.parts import (
@@ -24,7 +25,6 @@ from suite.report.parts import (
     num,
     title_of,
 )
-from suite.tables import budget_lines
 
 
 @SECTIONS.register("leaderboard")
@@ -35,28 +35,7 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
         parts = []
         for b in benches:
             board = b.board
-            header = ["#", "candidate", "family", f"{b.test_metric} mean [95 % CI] (seeds)"]
-            header += [f"best {b.metric}", "params", "train s", "verdict"]
-            rows = []
-            for i, r in enumerate(board.to_dict("records"), 1):
-                test = num(r.get("test_mean"))
-                if test != "-":
-                    low, high = r.get("test_ci_low"), r.get("test_ci_high")
-                    if low is not None and not math.isnan(low):
-                        test += f" [{num(low)}, {num(high)}]"
-                    test += f" ({count(r.get('seeds'))})"
-                rows.append(
-                    [
-                        str(i),
-                        str(r["candidate"]),
-                        num(r.get("family")),
-                        test,
-                        num(r.get("best_val")),
-                        count(r.get("params")),
-                        num(r.get("train_time_s"), 1),
-                        num(r.get("verdict") or None),
-                    ]
-                )
+            header, rows = display_rows(board, REPORT)
             tables = [Table(header, rows, "ranked by the best trial's validation score")]
             if pairwise:
                 tables += _pairwise(b)
@@ -69,8 +48,7 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
             parts.append(
                 Part(
                     title_of(title, b, benches),
-                    "test = the best configuration re-trained on each seed; "
-                    "validation = the search's selection split." + warn,
+                    legend(board, REPORT) + "." + warn,
                     [Figure(key(b.name, "leaderboard"), fig, b.name)],
                     tables,
                 )
@@ -82,7 +60,7 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
 
 def _reproduction(board: Any) -> list[Table]:
     """Candidates whose model names a published row: that figure, ours and the verdict."""
-    from suite.tables import reproduction_rows
+    from suite.compare.tables import reproduction_rows
 
     header, rows = reproduction_rows(board)
     if not rows:
@@ -119,6 +97,8 @@ def _robust(b: Bench) -> list[Table]:
     iqm, poi = robust(b.read)
     if len(iqm) == 0:
         return []
+    order = {c: i for i, c in enumerate(b.board["candidate"])}  # by rank
+    iqm = iqm.sort_values("candidate", key=lambda s: s.map(order), kind="stable")
     rows = [
         [
             str(r["candidate"]),
