@@ -377,29 +377,3 @@ def ranks(frame: Any, col: Column) -> list[int | None]:
     values = [col.value(r) for r in records(derived(frame, [col]))]
     distinct = sorted({v for v in values if not math.isnan(v)}, reverse=up)[:2]
     return [distinct.index(v) if v in distinct else None for v in values]
-
-
-__all__ = [
-    "BUDGET",
-    "CSV",
-    "DATA",
-    "EVERY",
-    "JSON",
-    "LATEX",
-    "MARKDOWN",
-    "OUTPUTS",
-    "REPORT",
-    "TABLE",
-    "TERMINAL",
-    "Column",
-    "cell",
-    "count",
-    "derived",
-    "fields",
-    "fixed",
-    "legend",
-    "ranks",
-    "records",
-    "shown",
-    "shown_number",
-]
