@@ -203,9 +203,10 @@ def test_latex_marks_the_best_and_is_escaped(board: Any) -> None:
 
     frame = board.copy()
     frame.loc[0, "candidate"] = "cnn_gru & 50% {x}"
+    frame.attrs["benchmark"] = "sst2_tokenizers"
     text = to_latex(frame)
     assert text.startswith("% ") and "\\usepackage{booktabs}" in text.splitlines()[1]
-    assert r"cnn\_gru \& 50\% \{x\}" in text and r"test\_accuracy" in text
+    assert r"cnn\_gru \& 50\% \{x\}" in text and r"\caption{sst2\_tokenizers," in text
     spec = re.search(r"\\begin\{tabular\}\{([^}]*)\}", text).group(1)
     assert "r" in spec and spec.startswith("l")
     params = frame["params"].astype(float)

@@ -118,12 +118,9 @@ def to_latex(
     name = str(frame.attrs.get("benchmark", ""))
     shown = cols.shown(frame, cols.LATEX, columns)
     header, rows = cols.rows(frame, shown)
-    test = str(frame.attrs.get("test_metric", "test"))
     caption = (
-        f"{name}: {test} of the best configuration re-trained on each seed, mean [95% CI] "
-        "(seeds); best of each column in bold, second underlined. "
-        + cols.legend(frame, shown)
-        + "."
+        f"{name}, ranked by the best trial on validation; the best of each column in bold, "
+        f"the second underlined. {cols.legend(frame, shown)}."
     )
     text = preamble(f"{name}: leaderboard")
     text += tabular(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -152,9 +153,18 @@ def budget_lines(frame: Any) -> list[str]:
     ]
 
 
+def _numeric(cells: list[str]) -> bool:
+    """Every cell that says something starts with a number."""
+    said = [c for c in cells if c not in ("", "-")]
+    return bool(said) and all(re.match(r"[-+]?\d", c) for c in said)
+
+
 def _md(header: list[str], rows: list[list[str]], align: Sequence[str] = ()) -> list[str]:
+    """A Markdown table; without `align`, columns of numbers are right-aligned."""
+    if not align:
+        align = ["right" if _numeric([r[i] for r in rows]) else "left" for i in range(len(header))]
     rule = {"right": "---:", "left": ":---"}
-    marks = [rule.get(a, "---") for a in align] or ["---"] * len(header)
+    marks = [rule.get(a, "---") for a in align]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
     return lines + ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
 
