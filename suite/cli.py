@@ -51,9 +51,9 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as e:
             from suite import exits
             from suite.build import BuildError
+            from suite.compare.readback import MixedResults, NotFound
             from suite.data import DataError
             from suite.disk import disk_full
-            from suite.readback import MixedResults, NotFound
             from suite.runner import RunError
 
             if isinstance(e, DataError | RunError | BuildError | NotFound | MixedResults):
@@ -80,10 +80,14 @@ def _placed_in(spec: Path, overrides: tuple[str, ...]) -> Iterator[None]:
 
 
 def _console() -> Any:
-    """A rich console; wide when the output is not a terminal (logs, CI)."""
+    """A rich console as wide as the terminal or `COLUMNS`; 160 columns when the output is
+    not a terminal and `COLUMNS` is not set (logs, CI)."""
+    import os
+
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else 160)
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(width=160 if piped else None)
 
 
 def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -498,6 +502,13 @@ def worker(
     help="Over several benchmarks: write the critical-difference diagram (SVG) here.",
 )
 @click.option(
+    "--latex-float",
+    type=click.Choice(["table", "table*"]),
+    default="table",
+    show_default=True,
+    help="With --format latex: `table*` spans both columns of a two-column paper.",
+)
+@click.option(
     "--to-runs",
     is_flag=True,
     help="Also write the leaderboard onto the candidates' parent runs in MLflow (`suite run` "
@@ -515,6 +526,7 @@ def compare(
     test: str,
     allow_mixed: bool,
     cd_diagram: Path | None,
+    latex_float: str,
     to_runs: bool,
 ) -> None:
     """Leaderboard of a benchmark read back from MLflow; with several benchmarks (one dataset
@@ -533,8 +545,8 @@ def compare(
             return
         text = cmp.pareto_text(front, "markdown" if fmt in ("table", "latex") else fmt)
     elif len(benchmarks) > 1:
-        from suite.across import render as render_across
-        from suite.across import to_text
+        from suite.compare.across_datasets import render as render_across
+        from suite.compare.across_datasets import to_text
 
         result = cmp.across(
             benchmarks, tracking_uri, baseline=baseline, allow_mixed=allow_mixed, target=target
@@ -562,7 +574,7 @@ def compare(
             "csv": cmp.to_csv,
             "markdown": cmp.to_markdown,
             "json": cmp.to_json,
-            "latex": cmp.to_latex,
+            "latex": lambda f: cmp.to_latex(f, env=latex_float),
             "table": cmp.to_markdown,
         }
         text = writers[fmt](frame)
@@ -741,7 +753,7 @@ def ui(benchmark: str | None, port: int, host: str, workers: int, tracking_uri: 
     default); with BENCHMARK, print the link to its runs. Ctrl-C or SIGTERM stops it."""
     from suite import stores, track
     from suite import ui as server
-    from suite.readback import NotFound
+    from suite.compare.readback import NotFound
 
     uri = tracking_uri or stores.default_tracking_uri()
     track.mark_experiments(uri)

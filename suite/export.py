@@ -2,7 +2,8 @@
 
 A row per run (or per run and epoch with `curves`): identifiers, hyperparameters as typed
 columns (`hp.<path>`), metrics, budget consumed, tags (`tag.<name>`) and the environment
-(`env.<name>`), ready for pandas, as Parquet or CSV.
+(`env.<name>`), ready for pandas, as Parquet or CSV. `trial`, `epoch` and `best_epoch` count
+from 1, as every output shows them (the run names keep Optuna's trial numbers, from 0).
 
 Types are the same in both formats: counts are integers (`Int64`, empty where missing),
 times are UTC datetimes (CSV: ISO 8601 strings, e.g. `2026-12-07T06:54:12.345Z`), text is
@@ -177,7 +178,7 @@ def table(
             "kind": tags.get(track.KIND),
             "state": tags.get(track.STATE),
             "status": r["status"],
-            "trial": _int(tags.get(track.TRIAL) or tags.get("suite.best_trial")),
+            "trial": _shown(_int(tags.get(track.TRIAL) or tags.get("suite.best_trial"))),
             "seed": _int(tags.get(track.SEED)) if tags.get(track.KIND) == "seed" else None,
             "search_seed": _int(tags.get(track.SEED)) if tags.get(track.KIND) == "trial" else None,
             "config_rank": _int(tags.get(RANK)),
@@ -191,6 +192,8 @@ def table(
         row.update({f"hp.{k}": v for k, v in params.items()})
         metrics = {c[len("metrics.") :]: v for c, v in r.items() if c.startswith("metrics.")}
         row.update({k: v for k, v in metrics.items() if k not in row})  # not the parents' rank
+        if "best_epoch" in row:  # a 0-based index when logged
+            row["best_epoch"] = _shown(row["best_epoch"])
         budget = budgets.get(tags.get("mlflow.parentRunId"), {})
         row.update({f"budget_{k}": v for k, v in budget.items()})
         row.update(consumed.get(tags.get(track.STUDY) or "", {}))
@@ -227,6 +230,13 @@ def _order(column: str) -> tuple[int, int, str]:
     groups = ("hp.", "", "budget_", "study_", "env.", "tag.")
     rank = next((i for i, g in enumerate(groups) if g and column.startswith(g)), 1)
     return (rank + 1, 0, column)
+
+
+def _shown(number: Any) -> Any:
+    """A trial or epoch counted from 1, as every output shows it (stored ones count from 0)."""
+    from suite.compare.columns import is_number, shown_number
+
+    return shown_number(number) if is_number(number) else number
 
 
 def _int(value: Any) -> int | None:
@@ -275,7 +285,7 @@ def _curves(client: Any, frame: Any) -> Any:
             for m in client.get_metric_history(r["run_id"], name):
                 series.setdefault(m.step, {})[name] = m.value
         for step in sorted(series):
-            out.append({**{c: r[c] for c in keep}, "epoch": step, **series[step]})
+            out.append({**{c: r[c] for c in keep}, "epoch": _shown(step), **series[step]})
     if not out:
         return pd.DataFrame(columns=[*keep, "epoch"])
     curves = pd.DataFrame(out)

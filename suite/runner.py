@@ -160,7 +160,7 @@ def _inputs(ctx: Context, concrete: Concrete, run_id: str) -> Any:
 def _log_data(ctx: Context, run_id: str, splits: tuple[str, ...]) -> None:
     """The dataset's `splits` as the run's inputs (described once per process, not copied)."""
     if splits not in ctx.inputs:
-        from suite.readback import dataset_label
+        from suite.compare.readback import dataset_label
 
         label = dataset_label(ctx.bench.data.model_dump(mode="json"))
         ctx.inputs[splits] = track.dataset_inputs(ctx.data, label, splits)

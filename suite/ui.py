@@ -53,7 +53,7 @@ def experiment_id(uri: str, benchmark: str) -> str:
     """The id of a benchmark's experiment in the tracking store, or NotFound naming the known."""
     from mlflow.tracking import MlflowClient
 
-    from suite.readback import NotFound
+    from suite.compare.readback import NotFound
 
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(benchmark)

@@ -54,8 +54,8 @@ class Bench:
 
     @cached_property
     def read(self) -> Any:
-        """The benchmark's experiment and runs (`suite.readback.Runs`); raises NotFound."""
-        from suite.readback import read
+        """The benchmark's experiment and runs (`suite.compare.readback.Runs`); raises NotFound."""
+        from suite.compare.readback import read
 
         return read(self.name, self.uri)
 
@@ -176,7 +176,7 @@ class Bench:
 
     def best_seed_runs(self, candidate: str) -> Any:
         """The completed seed runs of the candidate's best configuration."""
-        from suite.readback import best_seed_runs
+        from suite.compare.readback import best_seed_runs
 
         return best_seed_runs(self.read, candidate)
 

@@ -6,11 +6,12 @@ nothing to show, e.g. tokenizers when no run names one).
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
 
+from suite.compare.columns import REPORT
+from suite.compare.tables import budget_lines, display_rows, legend
 from suite.report import figures as figs
 from suite.report.data import Bench
 from suite.report.parts import (
@@ -35,28 +36,7 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
         parts = []
         for b in benches:
             board = b.board
-            header = ["#", "candidate", "family", f"{b.test_metric} mean [95 % CI] (seeds)"]
-            header += [f"best {b.metric}", "params", "train s", "verdict"]
-            rows = []
-            for i, r in enumerate(board.to_dict("records"), 1):
-                test = num(r.get("test_mean"))
-                if test != "-":
-                    low, high = r.get("test_ci_low"), r.get("test_ci_high")
-                    if low is not None and not math.isnan(low):
-                        test += f" [{num(low)}, {num(high)}]"
-                    test += f" ({count(r.get('seeds'))})"
-                rows.append(
-                    [
-                        str(i),
-                        str(r["candidate"]),
-                        num(r.get("family")),
-                        test,
-                        num(r.get("best_val")),
-                        count(r.get("params")),
-                        num(r.get("train_time_s"), 1),
-                        num(r.get("verdict") or None),
-                    ]
-                )
+            header, rows = display_rows(board, REPORT)
             tables = [Table(header, rows, "ranked by the best trial's validation score")]
             if pairwise:
                 tables += _pairwise(b)
@@ -64,12 +44,11 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
                 tables += _robust(b)
             fig = figs.leaderboard(board, b.test_metric, b.metric, colours(benches))
             warn = "".join(f" Warning: {w}." for w in board.attrs.get("warnings", []))
-            warn += "".join(f" {line}." for line in _budget_lines(board))
+            warn += "".join(f" {line}." for line in budget_lines(board))
             parts.append(
                 Part(
                     title_of(title, b, benches),
-                    "test = the best configuration re-trained on each seed; "
-                    "validation = the search's selection split." + warn,
+                    legend(board, REPORT) + "." + warn,
                     [Figure(key(b.name, "leaderboard"), fig, b.name)],
                     tables,
                 )
@@ -77,14 +56,6 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
         return parts
 
     return build
-
-
-def _budget_lines(board: Any) -> list[str]:
-    return [
-        f"{b['note']}; its figures reflect the training budget, not its architecture"
-        for b in board.attrs.get("budget", [])
-        if b.get("budget_limited")
-    ]
 
 
 def _pairwise(b: Bench) -> list[Table]:
@@ -115,6 +86,8 @@ def _robust(b: Bench) -> list[Table]:
     iqm, poi = robust(b.read)
     if len(iqm) == 0:
         return []
+    order = {c: i for i, c in enumerate(b.board["candidate"])}  # by rank
+    iqm = iqm.sort_values("candidate", key=lambda s: s.map(order), kind="stable")
     rows = [
         [
             str(r["candidate"]),
