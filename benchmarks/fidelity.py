@@ -48,7 +48,7 @@ FOLDED = {"kim_mr"}  # scored by cross-validation over the dataset's folds
 
 def row_link(bench: Any) -> tuple[str, str, str]:
     """(dataset label, test metric, published model) of a reference spec's one candidate."""
-    from suite.readback import dataset_label
+    from suite.compare.readback import dataset_label
 
     models = bench.candidate_models()
     if len(models) != 1:
@@ -65,7 +65,7 @@ def _run_one(name: str, results: Path, overrides: list[str]) -> dict[str, Any]:
     """Train one reference spec (with overrides) and read its seed scores back from MLflow."""
     from suite import runner
     from suite.compare import leaderboard
-    from suite.readback import best_seed_runs, read
+    from suite.compare.readback import best_seed_runs, read
     from suite.spec.load import load
 
     quiet()
@@ -95,7 +95,8 @@ def _run_one(name: str, results: Path, overrides: list[str]) -> dict[str, Any]:
 
 def run_row(name: str, results: Path, folds: int, seeds: int | None) -> dict[str, Any]:
     """One row: its spec (or, cross-validated, its first `folds` folds) pooled into a verdict."""
-    from suite import references, stats
+    from suite import references
+    from suite.compare import stats
     from suite.spec.load import load
 
     bench = load(SPECS / f"{name}.yaml")

@@ -49,13 +49,18 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             )
             sys.exit(130)
         except Exception as e:
+            from suite import exits
             from suite.build import BuildError
+            from suite.compare.readback import MixedResults, NotFound
             from suite.data import DataError
-            from suite.readback import MixedResults, NotFound
+            from suite.disk import disk_full
             from suite.runner import RunError
 
             if isinstance(e, DataError | RunError | BuildError | NotFound | MixedResults):
                 _fail(str(e))
+            full = disk_full(e)
+            if full is not None:  # one message, not the chain of tracebacks of every wrapper
+                _fail(full.describe(), exits.INCOMPLETE)
             raise
 
     return wrapper
@@ -75,10 +80,14 @@ def _placed_in(spec: Path, overrides: tuple[str, ...]) -> Iterator[None]:
 
 
 def _console() -> Any:
-    """A rich console; wide when the output is not a terminal (logs, CI)."""
+    """A rich console as wide as the terminal or `COLUMNS`; 160 columns when the output is
+    not a terminal and `COLUMNS` is not set (logs, CI)."""
+    import os
+
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else 160)
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(width=160 if piped else None)
 
 
 def _verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -222,8 +231,14 @@ def _recycle_setting(every: int | None) -> None:
 def _recycling(run_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run the benchmark in this process; when it is due for recycling, replace the process
     by a fresh run of the same command, which resumes from the stores."""
+    import signal
+
     from suite.workers import Recycle, Recycler, replace_process
 
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops a run as Ctrl-C does: runs ended, writes stored
+
+    signal.signal(signal.SIGTERM, stop)
     # a rerun of failed trials queues them on start: it runs in one process
     recycler = None if kwargs.get("rerun_failed") else Recycler()
     try:
@@ -406,6 +421,9 @@ def worker(
 ) -> None:
     """Join a benchmark as one more worker (from any machine that reaches its storage)."""
     _recycle_setting(recycle_every)
+    from suite.workers import name_worker
+
+    name_worker()  # its sampler then proposes points of its own
     from suite import stores
     from suite.progress import Reporter
     from suite.runner import run as run_benchmark
@@ -484,6 +502,13 @@ def worker(
     help="Over several benchmarks: write the critical-difference diagram (SVG) here.",
 )
 @click.option(
+    "--latex-float",
+    type=click.Choice(["table", "table*"]),
+    default="table",
+    show_default=True,
+    help="With --format latex: `table*` spans both columns of a two-column paper.",
+)
+@click.option(
     "--to-runs",
     is_flag=True,
     help="Also write the leaderboard onto the candidates' parent runs in MLflow (`suite run` "
@@ -501,6 +526,7 @@ def compare(
     test: str,
     allow_mixed: bool,
     cd_diagram: Path | None,
+    latex_float: str,
     to_runs: bool,
 ) -> None:
     """Leaderboard of a benchmark read back from MLflow; with several benchmarks (one dataset
@@ -519,8 +545,8 @@ def compare(
             return
         text = cmp.pareto_text(front, "markdown" if fmt in ("table", "latex") else fmt)
     elif len(benchmarks) > 1:
-        from suite.across import render as render_across
-        from suite.across import to_text
+        from suite.compare.across_datasets import render as render_across
+        from suite.compare.across_datasets import to_text
 
         result = cmp.across(
             benchmarks, tracking_uri, baseline=baseline, allow_mixed=allow_mixed, target=target
@@ -548,7 +574,7 @@ def compare(
             "csv": cmp.to_csv,
             "markdown": cmp.to_markdown,
             "json": cmp.to_json,
-            "latex": cmp.to_latex,
+            "latex": lambda f: cmp.to_latex(f, env=latex_float),
             "table": cmp.to_markdown,
         }
         text = writers[fmt](frame)
@@ -651,7 +677,9 @@ def export(
 @tracking_uri_option
 @storage_option
 @click.option(
-    "--no-log", is_flag=True, help="Do not attach the report to the candidates' parent runs."
+    "--no-log",
+    is_flag=True,
+    help="Do not attach the report to the leading candidate's parent run in MLflow.",
 )
 @click.option(
     "--allow-mixed",
@@ -683,7 +711,7 @@ def report(
     click.echo(
         f"wrote {done.path} ({done.bytes / 1e6:.1f} MB, {len(done.sections)} sections, "
         f"{done.figures} charts)"
-        + (f"; attached to {done.logged_runs} parent runs" if done.logged_runs else "")
+        + (f"; attached to the leader's parent run {done.logged_to}" if done.logged_to else "")
     )
 
 
@@ -704,6 +732,7 @@ def delete(benchmark: str, yes: bool, storage: str | None, tracking_uri: str | N
 
 
 @main.command()
+@click.argument("benchmark", required=False)
 @click.option("--port", default=5000, show_default=True)
 @click.option(
     "--host",
@@ -716,25 +745,30 @@ def delete(benchmark: str, yes: bool, storage: str | None, tracking_uri: str | N
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Server processes (MLflow's default of 4 is slow to start on a small machine).",
+    help="Server processes (one serves a person's browsing; more cost memory each).",
 )
 @tracking_uri_option
-def ui(port: int, host: str, workers: int, tracking_uri: str | None) -> None:
-    """Start the MLflow UI over the suite's tracking store (127.0.0.1 by default)."""
-    import subprocess
-
+def ui(benchmark: str | None, port: int, host: str, workers: int, tracking_uri: str | None) -> None:
+    """Serve the MLflow UI over the suite's tracking store, opening on runs (127.0.0.1 by
+    default); with BENCHMARK, print the link to its runs. Ctrl-C or SIGTERM stops it."""
     from suite import stores, track
+    from suite import ui as server
+    from suite.compare.readback import NotFound
 
     uri = tracking_uri or stores.default_tracking_uri()
     track.mark_experiments(uri)
-    click.echo(f"MLflow UI for {uri} on http://{host}:{port}")
-    click.echo(
-        f"  runs of the benchmarks: http://{host}:{port}/#/experiments?workflowType=machine_learning"
-    )
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
-    cmd += ["--host", host, "--port", str(port), "--workers", str(workers)]
     try:
-        sys.exit(subprocess.call(cmd))
+        exp = server.experiment_id(uri, benchmark) if benchmark else None
+    except NotFound as e:
+        _fail(str(e))
+    click.echo(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl-C stops it)")
+    click.echo(f"  runs of the benchmarks: {server.link(host, port)}")
+    if benchmark:
+        click.echo(f"  runs of {benchmark}: {server.link(host, port, exp)}")
+    try:
+        server.serve(uri, host, port, workers)
+    except server.UIError as e:
+        _fail(str(e))
     except KeyboardInterrupt:
         sys.exit(130)
 

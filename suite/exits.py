@@ -5,7 +5,7 @@
 | 0    | every candidate finished its budget |
 | 1    | an internal error (a bug in the suite: the traceback is shown) |
 | 2    | a spec, usage or data error, found before training |
-| 3    | the run finished, but some candidate is incomplete (stopped by failures, ...) |
+| 3    | finished, but some candidate is incomplete (stopped by failures, ...), or a full disk |
 | 130  | interrupted (Ctrl-C); finished trials are kept |
 """
 

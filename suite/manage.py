@@ -88,11 +88,9 @@ def models(dirs: Sequence[Path] | None = None) -> list[tuple[str, str, str, str]
 
 def benchmarks(tracking_uri: str | None = None) -> list[tuple[str, int, int]]:
     """(name, candidates, runs) of every benchmark in the tracking store."""
-    from mlflow.tracking import MlflowClient
-
     from suite import stores, track
 
-    client = MlflowClient(tracking_uri or stores.default_tracking_uri())
+    client = stores.tracking_client(tracking_uri)
     out = []
     for exp in client.search_experiments():
         if exp.name == "Default":
@@ -112,13 +110,12 @@ def benchmarks(tracking_uri: str | None = None) -> list[tuple[str, int, int]]:
 def delete(benchmark: str, storage: str | None = None, tracking_uri: str | None = None) -> int:
     """Delete the experiment (permanently from the store) and the studies; returns #studies."""
     import optuna
-    from mlflow.tracking import MlflowClient
 
     from suite import stores
     from suite.compare import NotFound
     from suite.stores import local_storages, make_storage
 
-    client = MlflowClient(tracking_uri or stores.default_tracking_uri())
+    client = stores.tracking_client(tracking_uri)
     exp = client.get_experiment_by_name(benchmark)
     names = []
     for url in [storage] if storage else local_storages():
@@ -148,6 +145,18 @@ def _tokenizer_loc(cand: Any) -> tuple[str | int, ...]:
     return (*cand.loc[:-1], "tokenizer")
 
 
+def max_epochs_of(bench: Any, cand: Any, trials: int) -> int:
+    """The epochs a candidate may train: its trials (within `search.epochs_budget`), then
+    its best configurations' seed runs."""
+    from suite.runner import max_epochs
+
+    each = max_epochs(cand)
+    search = trials * each
+    if bench.search.epochs_budget is not None:  # the trial that crosses it runs to its end
+        search = min(search, bench.search.epochs_budget + each - 1)
+    return search + len(bench.seed_list) * bench.search.seeds_top_k * each
+
+
 def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -> None:
     """Show the expanded candidates, their parameter counts and the budget; trains nothing.
 
@@ -174,6 +183,7 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
         "params",
         "dimensions",
         "trials",
+        "seed runs",
         "max epochs",
         title=escape(
             f"{bench.name}: {data.name} {data.input_shape} -> "
@@ -185,6 +195,7 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
         chosen = select(bench, only)
     except KeyError as e:
         raise RunError(str(e)) from None
+    seeds = bench.seed_list
     for cand in chosen:
         with reported_at(_tokenizer_loc(cand)):
             prep = inputs(task, data, cand)  # text: the tokenizer's ids (cached)
@@ -197,10 +208,10 @@ def dry_run(bench: Any, only: Sequence[str], trials: int | None, console: Any) -
             f"{trainable_params(model):,}",
             escape(dims),
             str(budget),
-            str(budget * bench.train.epochs),
+            str(len(seeds) * bench.search.seeds_top_k),
+            f"{max_epochs_of(bench, cand, budget):,}",
         )
     console.print(table)
-    seeds = bench.seed_list
     console.print(
         f"search: {budget} trials per candidate, metric {bench.search.metric} "
         f"({bench.search.resolved_direction}); seeds after search: {seeds or 'none'}"

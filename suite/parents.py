@@ -193,7 +193,7 @@ def publish(benchmark: str, tracking_uri: str | None = None, board: Any = None) 
     against the leader, and the winning configuration's searched values (the `hp.*` params
     of the trial its seed runs re-trained) as `hp.*` tags. Returns the leaderboard."""
     from suite.compare import leaderboard
-    from suite.readback import read
+    from suite.compare.readback import read
 
     runs = read(benchmark, tracking_uri)
     if board is None:

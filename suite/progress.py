@@ -18,6 +18,15 @@ class Reporter:
 
     def trial_end(self, state: str, value: float | None) -> None: ...
 
+    def seeds(self, name: str, done: int, total: int) -> None:
+        """Candidate `name` turns to its seed runs: `done` of `total` finished."""
+
+    def seed(self, seed: int, epochs: int) -> None:
+        """A seed run starts: the best configuration trained with `seed`, `epochs` at most."""
+
+    def seed_end(self, state: str, value: float | None) -> None:
+        """The seed run ended (COMPLETE or FAIL) with its test score."""
+
     def message(self, text: str) -> None: ...
 
     def stop(self) -> None: ...
@@ -79,12 +88,24 @@ class RichReporter(Reporter):
             self.progress.advance(self.tasks["c"])
         self._first = False
         self.progress.update(self.tasks["c"], note=escape(name))
-        self.progress.update(
+        # reset: the timer restarts with the candidate's search
+        self.progress.reset(
             self.tasks["t"], total=trials, completed=trials_done, note="", description="  trials"
         )
 
     def trial(self, number: int, epochs: int) -> None:
-        self.progress.update(self.tasks["e"], total=epochs, completed=0, note=f"trial {number}")
+        self.progress.reset(self.tasks["e"], total=epochs, completed=0, note=f"trial {number}")
+
+    def seeds(self, name: str, done: int, total: int) -> None:
+        self.progress.reset(
+            self.tasks["t"], total=total, completed=done, note="", description="  seeds"
+        )
+
+    def seed(self, seed: int, epochs: int) -> None:
+        self.progress.reset(self.tasks["e"], total=epochs, completed=0, note=f"seed {seed}")
+
+    def seed_end(self, state: str, value: float | None) -> None:
+        self.trial_end(state, value)
 
     def epoch(self, epoch: int, logs: dict[str, float]) -> None:
         value = logs.get(self.metric)

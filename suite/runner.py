@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from suite import env, parents, references, seeds_together, stores, track, transfer
+from suite import disk, env, parents, references, seeds_together, stores, track, transfer
 from suite.data import Dataset
 from suite.progress import Reporter
 from suite.search import (
@@ -161,7 +161,7 @@ def _inputs(ctx: Context, concrete: Concrete, run_id: str) -> Any:
 def _log_data(ctx: Context, run_id: str, splits: tuple[str, ...]) -> None:
     """The dataset's `splits` as the run's inputs (described once per process, not copied)."""
     if splits not in ctx.inputs:
-        from suite.readback import dataset_label
+        from suite.compare.readback import dataset_label
 
         label = dataset_label(ctx.bench.data.model_dump(mode="json"))
         ctx.inputs[splits] = track.dataset_inputs(ctx.data, label, splits)
@@ -225,8 +225,7 @@ def _objective(ctx: Context, live: Live) -> Any:
             },
         )
         trial.set_user_attr("mlflow_run_id", run_id)
-        fine = cand.train.fine_tune
-        ctx.reporter.trial(trial.number, cand.train.epochs + (fine.epochs if fine else 0))
+        ctx.reporter.trial(trial.number, max_epochs(cand))
         try:
             concrete = cand.concrete(params)
             ctx.tracker.log_params(
@@ -268,6 +267,7 @@ def _objective(ctx: Context, live: Live) -> Any:
             ctx.tracker.end(run_id, "KILLED")
             raise
         except Exception as e:
+            disk.reraise(e)  # nothing more can be written: stop, the next run retries it
             ctx.tracker.set_tags(
                 run_id, {track.STATE: "FAIL", track.ERROR: f"{type(e).__name__}: {e}"[:5000]}
             )
@@ -276,6 +276,18 @@ def _objective(ctx: Context, live: Live) -> Any:
             raise
 
     return objective
+
+
+def _sampler_identity() -> str | None:
+    from suite.workers import sampler_identity
+
+    return sampler_identity()
+
+
+def max_epochs(cand: CandidateSpec) -> int:
+    """The epochs one training of the candidate runs at most (fine-tuning included)."""
+    fine = cand.train.fine_tune
+    return cand.train.epochs + (fine.epochs if fine else 0)
 
 
 def _worker_label() -> str:
@@ -311,6 +323,7 @@ def _open(ctx: Context, cand: CandidateSpec, trials: int, storage: str) -> Live:
             directions=[d for _, d in bench.search.goals],
             seed=ctx.seed,
             space=cand.space,
+            worker=_sampler_identity(),
         )
     except ValueError as e:
         raise RunError(f"candidate {cand.name!r}: {e}") from None
@@ -418,14 +431,21 @@ def _seed_runs(ctx: Context, live: Live) -> None:
         return
     ctx.tracker.set_tags(live.parent, {"suite.best_trial": str(configs[0].number)})
     queue_seeds(live.seeds, ctx.bench.seed_list, configs)
+    total = len(configs) * len(ctx.bench.seed_list)
+    ctx.reporter.seeds(live.cand.name, min(tally(live.seeds).complete, total), total)
 
     def work(p: dict[str, Any], number: int) -> float:
         source = live.study.trials[int(p["trial"])]
+        ctx.reporter.seed(int(p["seed"]), max_epochs(live.cand))
         try:
-            return _seed_run(ctx, live, source, int(p["seed"]), int(p["rank"]), number)
+            value = _seed_run(ctx, live, source, int(p["seed"]), int(p["rank"]), number)
         except Exception as e:
+            disk.reraise(e)
+            ctx.reporter.seed_end("FAIL", None)
             ctx.reporter.message(f"{live.cand.name}: seed run {p['seed']} failed: {e}")
             raise
+        ctx.reporter.seed_end("COMPLETE", value)
+        return value
 
     recipe, seeds = live.cand.train, len(ctx.bench.seed_list)
     asked = recipe.seeds_together is True or seeds_together.backend() == "jax"
@@ -589,7 +609,9 @@ def _score_seed_run(ctx: Context, run_id: str, concrete: Concrete, done: TrialRe
 
 
 def _fail_seed_run(ctx: Context, run_id: str, e: BaseException) -> None:
-    """End a seed run as failed (killed when interrupted), with its reason."""
+    """End a seed run as failed (killed when interrupted), with its reason; a full disk stops
+    the run at once (suite.disk)."""
+    disk.reraise(e)
     ctx.tracker.set_tags(run_id, {track.STATE: "FAIL", track.ERROR: str(e)[:5000] or "interrupted"})
     ctx.tracker.end(run_id, "KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
 

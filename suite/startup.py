@@ -25,7 +25,8 @@ QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow's C++ INFO, WARNING and ERROR lines
     "MLFLOW_LOGGING_LEVEL": "WARNING",  # "Creating initial MLflow database tables", ...
 }
-_ours: set[str] = set()
+_ours: dict[str, str] = {}  # what this module set, name -> value
+MLFLOW_DB = "mlflow.store.db.utils"  # its logger: each database error, before it is raised
 
 # What TensorFlow writes while it loads, before its logging reads TF_CPP_MIN_LOG_LEVEL: the
 # absl preamble and INFO/WARNING lines (oneDNN notice, "Could not find cuda drivers").
@@ -61,15 +62,22 @@ def configure(loud: bool = False) -> None:
     if loud:
         os.environ[VERBOSE] = "1"
     if verbose():
-        for name in _ours:
-            os.environ.pop(name, None)
+        for name, value in _ours.items():
+            if os.environ.get(name) == value:  # still ours: not set since by someone else
+                os.environ.pop(name)
         _ours.clear()
+        logging.getLogger(MLFLOW_DB).setLevel(logging.NOTSET)
         return
     for name, value in QUIET_ENV.items():
         if name not in os.environ:
             os.environ[name] = value
-            _ours.add(name)
+            _ours[name] = value
+        elif os.environ[name] != _ours.get(name):
+            _ours.pop(name, None)  # the user's own setting: never taken back
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # logs every database error with its traceback, then raises it: the error is reported
+    # once where it is caught (a full disk, say, as one line)
+    logging.getLogger(MLFLOW_DB).setLevel(logging.CRITICAL)
 
 
 def import_tensorflow() -> None:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from suite import settings
+from suite import disk, settings
 
 
 def _env_int(name: str, default: int) -> int:
@@ -45,6 +46,114 @@ def default_tracking_uri() -> str:
     root = settings.results_dir().resolve()
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for any other store."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def create_whole(path: Path, make: Callable[[str], None]) -> None:
+    """Create the SQLite store `path` all at once: `make(url)` builds its schema in a
+    temporary file beside it, which is then linked into place; a failure (a full disk)
+    leaves nothing behind. Of several processes creating it together, the first wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        make(f"sqlite:///{tmp}")
+        try:
+            os.link(tmp, path)  # atomic, and never replaces a store another process made
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not path.exists():
+                os.replace(tmp, path)
+    except Exception as e:
+        disk.reraise(e)
+        raise
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+            leftover.unlink(missing_ok=True)
+
+
+def _rows(path: Path, table: str) -> int:
+    """Rows of `table` in the SQLite file `path` (0 when the table is missing)."""
+    import sqlite3
+
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        if not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+        ).fetchone():
+            return 0
+        return int(conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+
+
+def open_whole(
+    url: str, open_: Callable[[], Any], make: Callable[[str], None], kind: str, table: str
+) -> Any:
+    """`open_()` a store, creating a SQLite one whole first (see `create_whole`).
+
+    A SQLite store that cannot be opened and holds no rows in `table` was left half-made
+    (a full disk or a crash while it was created, before this suite made stores whole): it
+    is copied aside and made anew in place, with a message. One that holds rows is left alone.
+    """
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        create_whole(path, make)
+    try:
+        return open_()
+    except Exception as e:
+        disk.reraise(e)
+        if path is None or not path.is_file() or _rows(path, table):
+            raise
+        aside = remake(path, make)
+        print(
+            f"{kind} {path} was half-made and held no {table}: it is made anew, the old file "
+            f"kept as {aside.name} ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
+            file=sys.stderr,
+        )
+        return open_()
+
+
+def remake(path: Path, make: Callable[[str], None]) -> Path:
+    """Copy the SQLite store `path` aside, then give it a new schema by `make` in place
+    (SQLite's backup API: connections this process already holds on it see the new one).
+    Returns the copy's path."""
+    import shutil
+    import sqlite3
+
+    aside = path.with_name(f"{path.name}.half-made-{time.strftime('%Y%m%d-%H%M%S')}")
+    shutil.copy2(path, aside)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        make(f"sqlite:///{tmp}")
+        with closing(sqlite3.connect(tmp)) as src, closing(sqlite3.connect(path)) as dst:
+            src.backup(dst)
+    except Exception as e:
+        disk.reraise(e)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    return aside
+
+
+def _make_mlflow(url: str) -> None:
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    artifacts = (settings.results_dir().resolve() / "artifacts").as_uri()
+    SqlAlchemyStore(url, artifacts).engine.dispose()
+
+
+def tracking_client(uri: str | None = None) -> Any:
+    """An MlflowClient on `uri` (default: `default_tracking_uri()`); a SQLite store is created
+    whole, and a half-made one without runs made anew (see `open_whole`)."""
+    from mlflow.tracking import MlflowClient
+
+    url = uri or default_tracking_uri()
+    return open_whole(url, lambda: MlflowClient(url), _make_mlflow, "the tracking store", "runs")
 
 
 def default_storage() -> str:
@@ -131,7 +240,18 @@ def make_storage(url: str) -> Any:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         storage = JournalStorage(JournalFileBackend(url))
     elif url.startswith("sqlite:"):
-        storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+        kwargs = {"engine_kwargs": {"connect_args": {"timeout": 60}}}
+
+        def make(tmp: str) -> None:
+            optuna.storages.RDBStorage(tmp, **kwargs).engine.dispose()
+
+        storage = open_whole(
+            url,
+            lambda: optuna.storages.RDBStorage(url, **kwargs),
+            make,
+            "the study storage",
+            "trials",
+        )
     else:
         retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
         retry = retry or optuna.storages.RetryFailedTrialCallback

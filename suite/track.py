@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from suite import settings
-from suite.stores import default_tracking_uri
+from suite.stores import default_tracking_uri, tracking_client
 
 KIND, CANDIDATE, FAMILY, TRIAL, STATE, SEED = (
     "suite.kind",
@@ -32,7 +32,7 @@ ERROR, SPEC_HASH, FINGERPRINT, DATASET = (
 METRIC, DIRECTION, STUDY = "suite.metric", "suite.direction", "suite.study"
 VERSION, REPRODUCES = "suite.study_version", "suite.reproduces"
 TOKENIZER, BEST_TRIAL = "suite.tokenizer", "suite.best_trial"
-EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow UI: model training, not GenAI traces
+EXPERIMENT_KIND = "mlflow.experimentKind"  # model training (the view: suite.ui)
 MODEL_TRAINING = "custom_model_development"
 CONFUSION = "confusion/test.json"  # seed runs of classification: the test confusion matrix
 
@@ -52,11 +52,9 @@ def tokenizer_label(tokenizer: Any) -> str | None:
 
 
 def mark_experiments(uri: str) -> int:
-    """Tag the suite's experiments that predate it as model training for the MLflow UI
-    (else it opens them on GenAI traces); returns how many it tagged. Best effort."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(uri)
+    """Tag the suite's experiments that predate the tag as model training (MLflow's experiment
+    kind; the UI's view is chosen by suite.ui); returns how many it tagged. Best effort."""
+    client = tracking_client(uri)
     done = 0
     try:
         for exp in client.search_experiments():
@@ -181,10 +179,9 @@ class Tracker:
     """Writes one benchmark's runs through an MlflowClient (no global MLflow state)."""
 
     def __init__(self, experiment: str, tracking_uri: str | None = None) -> None:
-        from mlflow.tracking import MlflowClient
-
         self.uri = tracking_uri or default_tracking_uri()
-        self.client = MlflowClient(self.uri)
+        self.client = tracking_client(self.uri)  # a SQLite store is created whole
+        self.pending: dict[str, list[Any]] = {}  # run id -> its asynchronous writes
         exp = self._experiment(experiment)
         if exp is None:
             location = None
@@ -306,7 +303,11 @@ class Tracker:
         for i in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[i : i + 100])
 
-    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+    def log_metrics(
+        self, run_id: str, metrics: Mapping[str, float], step: int = 0, wait: bool = True
+    ) -> None:
+        """Log `metrics` at `step`; with `wait=False` through MLflow's asynchronous logging
+        (a background queue), written by the time `flush` or `end` of the run returns."""
         import time
 
         from mlflow.entities import Metric
@@ -314,7 +315,15 @@ class Tracker:
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         for i in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[i : i + 1000])
+            done = self.client.log_batch(run_id, metrics=items[i : i + 1000], synchronous=wait)
+            if not wait and done is not None:
+                self.pending.setdefault(run_id, []).append(done)
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Wait until the asynchronous writes of `run_id` (None: of every run) are stored."""
+        for key in [run_id] if run_id is not None else list(self.pending):
+            for done in self.pending.pop(key, []):
+                done.wait()
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         for k, v in tags.items():
@@ -402,6 +411,8 @@ class Tracker:
         self.client.update_run(run_id, name=name[:250])
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
+        """End the run once its asynchronous writes are stored."""
+        self.flush(run_id)
         self.client.set_terminated(run_id, status=status)
 
 
@@ -443,12 +454,17 @@ def latest_run_list(runs: list[Any], exp_tags: Mapping[str, str] | None = None) 
 
 
 def epoch_logger(tracker: Tracker, run_id: str) -> Any:
-    """A Keras callback that logs every epoch's metrics (one batch call per epoch)."""
+    """A Keras callback that logs every epoch's metrics (one asynchronous batch per epoch, off
+    the training loop), all stored by the end of training (and by `tracker.end` otherwise)."""
     import keras
 
     class EpochMetrics(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
             if logs:
-                tracker.log_metrics(run_id, {k: float(v) for k, v in logs.items()}, step=epoch)
+                values = {k: float(v) for k, v in logs.items()}
+                tracker.log_metrics(run_id, values, step=epoch, wait=False)
+
+        def on_train_end(self, logs: Mapping[str, float] | None = None) -> None:
+            tracker.flush(run_id)
 
     return EpochMetrics()

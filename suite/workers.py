@@ -21,6 +21,7 @@ from typing import Any
 from suite import settings
 from suite.progress import Reporter
 
+WORKER = "SUITE_WORKER"  # environment: this worker's name (its index under --workers N)
 RECYCLED = "SUITE_RECYCLED"  # environment: how many times this worker was replaced
 CLOCKS = "SUITE_CLOCKS"  # environment: when the worker started on each candidate (wall clock)
 
@@ -85,6 +86,27 @@ def gpus() -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
+def sampler_identity() -> str | None:
+    """What sets this process's sampler apart from other workers' (see
+    `suite.search.studies.sampler_seed`): its worker name ($SUITE_WORKER: an index under
+    `suite run --workers N`, host and pid for a `suite worker` started by hand) and how often
+    it was recycled. None for a single process and the first of N workers."""
+    parts = []
+    name = os.environ.get(WORKER, "")
+    if name not in ("", "0"):
+        parts.append(f"worker {name}")
+    restarts = os.environ.get(RECYCLED, "0")
+    if restarts not in ("", "0"):  # a fresh process would repeat its predecessor's points
+        parts.append(f"restart {restarts}")
+    return ", ".join(parts) or None
+
+
+def name_worker() -> None:
+    """Name a worker started by hand after its host and pid ($SUITE_WORKER), unless named."""
+    me = identity()
+    os.environ.setdefault(WORKER, f"{me['host']}:{me['pid']}")
+
+
 # The share of a GPU's memory the workers placed on it may take together (the rest: the
 # driver, other programs); each of k workers sharing a GPU may take this / k.
 GPU_MEMORY_SHARE = 0.9
@@ -120,7 +142,7 @@ def worker_env(
     GPU (round robin) where there are GPUs and, when it shares that GPU with others, its
     memory limits (memory_env; settings already in `base` win)."""
     env = dict(os.environ if base is None else base)
-    env["SUITE_WORKER"] = str(index)
+    env[WORKER] = str(index)
     if devices:
         places = placement(max(workers, index + 1), devices)
         gpu = places[index]
@@ -220,7 +242,7 @@ class LineReporter(Reporter):
 
     def __init__(self, metric: str) -> None:
         self.metric = metric
-        self.prefix = f"[worker {os.environ.get('SUITE_WORKER', os.getpid())}]"
+        self.prefix = f"[worker {os.environ.get(WORKER, os.getpid())}]"
         self.name = ""
         self.number = -1
 
@@ -237,6 +259,17 @@ class LineReporter(Reporter):
     def trial_end(self, state: str, value: float | None) -> None:
         shown = f" {self.metric}={value:.4f}" if value is not None else ""
         self._say(f"{self.name}: trial {self.number} {state.lower()}{shown}")
+
+    def seeds(self, name: str, done: int, total: int) -> None:
+        self.name = name
+        self._say(f"{name}: {done}/{total} seed runs done")
+
+    def seed(self, seed: int, epochs: int) -> None:
+        self.number = seed
+
+    def seed_end(self, state: str, value: float | None) -> None:
+        shown = f" test score {value:.4f}" if value is not None else ""
+        self._say(f"{self.name}: seed {self.number} {state.lower()}{shown}")
 
     def message(self, text: str) -> None:
         self._say(text)

@@ -218,8 +218,8 @@ def test_comparison_over_datasets(store: Path) -> None:
     import pandas as pd
     from sklearn.datasets import load_digits
 
-    from suite.across import to_text
     from suite.compare import across
+    from suite.compare.across_datasets import to_text
 
     digits = load_digits()
     x = (1.0 - digits.images[:200] / 16.0)[..., None].astype("float32")  # inverted digits

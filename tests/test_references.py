@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from suite import references
-from suite.readback import dataset_label
+from suite.compare.readback import dataset_label
 from suite.spec.load import load
 from suite.spec.schema import Benchmark, ModelSpec
 

@@ -160,7 +160,7 @@ def test_environment_reproduce_export_and_changed_data(results: Path, tmp_path: 
     )
     assert curves.exit_code == 0, curves.output
     per_epoch = pd.read_csv(tmp_path / "c.csv")
-    assert len(per_epoch) == 4 and (per_epoch["epoch"] == 0).all()
+    assert len(per_epoch) == 4 and (per_epoch["epoch"] == 1).all()  # counted from 1
     assert pd.api.types.is_float_dtype(per_epoch["val_loss"])
 
     # the data changed under the run: refused, from the API and the CLI (exit 2)

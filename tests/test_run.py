@@ -143,7 +143,8 @@ def test_run_logs_everything_and_the_leaderboard_matches(results: Path, tmp_path
     assert row["test_mean"] == pytest.approx(sum(cnn_seeds) / 2)
     assert row["trials_complete"] + row["trials_pruned"] == 2
     assert "| cnn |" in to_markdown(frame)
-    assert to_csv(frame).splitlines()[0].startswith("candidate,family,best_val")
+    assert to_csv(frame).splitlines()[0].startswith("candidate,family,tok_kind,")
+    assert "best_val,test_mean," in to_csv(frame).splitlines()[0]
     assert '"benchmark": "tiny"' in to_json(frame)
 
 

@@ -581,6 +581,8 @@ def test_multi_objective_search_logs_its_pareto_front(results: Path, tmp_path: P
     table = pareto(NAME)
     assert sorted(table["trial"]) == sorted(front)
     assert "val_accuracy" in pareto_text(table, "markdown")
+    shown = pareto_text(table, "csv").splitlines()[1:]  # displayed trials count from 1
+    assert sorted(int(line.split(",")[1]) for line in shown) == sorted(n + 1 for n in front)
     assert len(_runs(uri, "seed")) == 1  # the front's best on the first objective
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from suite import stats
+from suite.compare import stats
 
 # Demšar (2006), Table 6: AUC of four C4.5 variants on 14 UCI data sets.
 DEMSAR = pd.DataFrame(
@@ -86,7 +86,7 @@ def test_exact_wilcoxon_needs_six_seeds_for_p_below_005() -> None:
     six = stats.paired([1, 2, 3, 4, 5, 6], [0, 0, 0, 0, 0, 0])
     assert five.wilcoxon_p == pytest.approx(0.0625) and five.min_p == pytest.approx(0.0625)
     assert six.wilcoxon_p == pytest.approx(0.03125)
-    from suite.headtohead import seeds_needed
+    from suite.compare.headtohead import seeds_needed
 
     # 2 / 2**n below 0.05 / m: 6 pairs for one comparison, 7 for 3 (2 / 128 < 0.0167)
     assert [seeds_needed(m) for m in (1, 3, 6, 21, 28)] == [6, 7, 8, 10, 11]
@@ -173,7 +173,7 @@ def test_performance_profile_and_geometric_mean_speedup() -> None:
 
 
 def test_pair_verdicts_say_whether_seeds_or_ties_limit_the_exact_test() -> None:
-    from suite.headtohead import seeds_needed, verdict
+    from suite.compare.headtohead import seeds_needed, verdict
 
     assert seeds_needed(3) == 7  # 2 / 2**7 < 0.05 / 3
     row = {"a": "cnn", "b": "gru", "n": 7, "mean_diff": 0.06, "wilcoxon_p": 0.016}

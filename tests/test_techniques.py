@@ -31,10 +31,12 @@ def _model(layers: list[Any], shape: tuple[int, ...] = (8, 8, 1), outputs: int =
     import keras
 
     from suite.build import build_model
+    from suite.transfer import resolving
 
     keras.utils.set_random_seed(0)
     spec = ModelSpec.model_validate({"layers": layers})
-    return build_model(spec.layers, shape, CLS, outputs)
+    with resolving():  # `pretrained` blocks find their runs in the tracking store
+        return build_model(spec.layers, shape, CLS, outputs)
 
 
 SMALL = [{"conv2d": {"filters": 4}}, "flatten", {"dense": {"units": 8}}]
@@ -412,14 +414,15 @@ def test_pretrained_layers_stay_frozen_then_fine_tune(source_run: str, tmp_path:
     from suite.blocks.saved import load_model
     from suite.build import build_model
     from suite.train import fit
-    from suite.transfer import download
+    from suite.transfer import download, resolving
 
     data = _digits(200)
     saved = load_model(download(source_run))
     spec = ModelSpec.model_validate(
         {"layers": [{"pretrained": {"run": source_run}}, {"dense": {"units": 12}}]}
     )
-    model = build_model(spec.layers, data.input_shape, CLS, data.num_classes)
+    with resolving():
+        model = build_model(spec.layers, data.input_shape, CLS, data.num_classes)
     part = model.layers[1]
     assert part.name == f"pretrained_{source_run[:8]}" and not part.trainable
     # every layer of the saved model but its head, with the saved weights
@@ -503,7 +506,9 @@ seeds: 0
 
 
 def test_pretrained_errors_name_the_problem(source_run: str) -> None:
-    from suite.build import BuildError
+    import keras
+
+    from suite.build import BuildError, build_model
 
     with pytest.raises(BuildError, match=r"model\.layers\[0\] \(pretrained\).*until='nope'"):
         _model([{"pretrained": {"run": source_run, "until": "nope"}}, "flatten"])
@@ -513,6 +518,11 @@ def test_pretrained_errors_name_the_problem(source_run: str) -> None:
         BuildError, match=r"takes inputs of shape \(8, 8, 1\); this input is \(8, 8, 2\)"
     ):
         _model([{"pretrained": {"run": source_run}}], shape=(8, 8, 2))
+    # blocks know no tracking store: built without a resolver, the block says so
+    spec = ModelSpec.model_validate({"layers": [{"pretrained": {"run": source_run}}, "flatten"]})
+    keras.utils.set_random_seed(0)
+    with pytest.raises(BuildError, match="no model resolver is set"):
+        build_model(spec.layers, (8, 8, 1), CLS, 10)
 
 
 def test_unfreeze_from_a_layer_keeps_earlier_ones_frozen() -> None:

@@ -17,7 +17,8 @@ class Report:
     bytes: int
     sections: tuple[str, ...]
     figures: int
-    logged_runs: int
+    logged_runs: int  # 1 when the page was attached to a run, else 0
+    logged_to: str | None = None  # the run it was attached to (the leading candidate's parent)
 
 
 def default_output(benchmarks: Sequence[str]) -> Path:
@@ -35,8 +36,8 @@ def build(
     log: bool = True,
     allow_mixed: bool = False,
 ) -> Report:
-    """Write the report of `benchmarks`; with `log`, also attach it and its figures to the
-    candidates' parent runs (`report/`)."""
+    """Write the report of `benchmarks`; with `log`, also attach it and its figures once, to
+    the leading candidate's parent run (`report/`; see `page.log`)."""
     import os
 
     from suite.report import dashboard as dash
@@ -46,15 +47,17 @@ def build(
     board = dash.load(dashboard)  # a bad dashboard fails before anything is read
     benches = data.load(list(benchmarks), tracking_uri, storage, allow_mixed)
     parts = [part for builder in board.builders() for part in builder(benches)]
-    html = page.render(board.title, board.description, parts, benchmarks, benches[0].uri)
+    uri = page.shown_uri(benches[0].uri)
+    html = page.render(board.title, board.description, parts, benchmarks, uri)
     path = Path(output) if output else default_output(benchmarks)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
-    logged = page.log(benches, parts, path) if log else 0
+    run_id = page.log(benches, parts, path) if log else None
     return Report(
         path,
         path.stat().st_size,
         tuple(p.title for p in parts),
         sum(len(p.figures) for p in parts),
-        logged,
+        int(run_id is not None),
+        run_id,
     )

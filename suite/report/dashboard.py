@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from suite.report import search, sections  # noqa: F401  (they register the sections)
+from suite.report import search, sections, summary  # noqa: F401  (they register the sections)
 from suite.report.parts import SECTIONS
 from suite.spec.base import Strict
 from suite.spec.signature import tagged_union, unwrap
@@ -55,6 +55,9 @@ def load(path: str | Path | None = None) -> Dashboard:
 
 DEFAULT = (
     "leaderboard",
+    "published",
+    "best_params",
+    "costs",
     "pareto",
     "learning_curves",
     "tuning_curves",

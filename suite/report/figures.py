@@ -3,10 +3,73 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 UNITLESS = {"accuracy", "auc", "precision", "recall", "f1", "iou", "mean_iou"}
+# One colour per candidate in every chart: Tableau 10, then Plotly's Dark24 for more.
+# fmt: off
+PALETTE = (
+    "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F", "#EDC948", "#B07AA1", "#FF9DA7",
+    "#9C755F", "#BAB0AC",
+)
+MORE = (
+    "#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
+    "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
+    "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038",
+)
+# fmt: on
+# A score axis spans at least this much (fraction metrics: 5 points), so that a 0.6-point
+# difference is not drawn as a cliff; losses and errors: this share of their magnitude.
+FRACTION_SPAN = 0.05
+RELATIVE_SPAN = 0.10
+
+
+def palette(candidates: Sequence[str]) -> dict[str, str]:
+    """A colour per candidate, keyed by name: the names sorted, so the same candidates get
+    the same colours in every chart and every report that shows them."""
+    colours = PALETTE + MORE
+    names = sorted(dict.fromkeys(str(c) for c in candidates))
+    return {c: colours[i % len(colours)] for i, c in enumerate(names)}
+
+
+def rgba(colour: str, alpha: float) -> str:
+    """'#4E79A7', 0.2 -> 'rgba(78,121,167,0.2)': a band in its line's colour."""
+    h = colour.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _base(metric: str) -> str:
+    return metric.split("_", 1)[1] if metric.startswith(("val_", "test_")) else metric
+
+
+def _fraction(metric: str) -> bool:
+    base = _base(metric)
+    return base in UNITLESS or base.startswith("iou")
+
+
+def steady(fig: Any, values: Any, metric: str, least: float = 0.0, axis: str = "y") -> Any:
+    """Widen a score axis to at least `least` (e.g. the widest seed interval) and a floor:
+    5 points for fractions, 10 % of the magnitude for losses and errors; never beyond [0, 1]
+    for fractions. An axis the data already spans more widely is left alone."""
+    vals = [float(v) for v in values if _ok(v) and math.isfinite(float(v))]
+    if not vals:
+        return fig
+    lo, hi = min(vals), max(vals)
+    mid = (lo + hi) / 2
+    floor = FRACTION_SPAN if _fraction(metric) else RELATIVE_SPAN * abs(mid)
+    need = max(floor, least if _ok(least) else 0.0)
+    if hi - lo >= need or need <= 0:
+        return fig
+    lo, hi = mid - need / 2, mid + need / 2
+    if _fraction(metric):
+        lo, hi = (0.0, need) if lo < 0 else (1.0 - need, 1.0) if hi > 1 else (lo, hi)
+    pad = 0.06 * need
+    update = fig.update_yaxes if axis == "y" else fig.update_xaxes
+    update(range=[lo - pad, hi + pad])
+    return fig
 
 
 def label(metric: str) -> str:
@@ -43,19 +106,28 @@ def _layout(fig: Any, title: str, x: str, y: str, height: int = 420) -> Any:
 
 
 def _ok(v: Any) -> bool:
-    return isinstance(v, int | float) and not math.isnan(float(v))
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isnan(float(v))
 
 
-def leaderboard(board: Any, test_metric: str, metric: str) -> Any:
+def _colour(colors: dict[str, str], name: Any) -> str:
+    return colors.get(str(name), "#555555")
+
+
+def leaderboard(
+    board: Any, test_metric: str, metric: str, colors: dict[str, str], least: float = 0.0
+) -> Any:
     """Each candidate's test mean over seeds with its 95 % interval, and its best validation."""
     import plotly.graph_objects as go
 
     rows = board[board["family"] != "baseline"].iloc[::-1]
     fig = go.Figure()
     has_ci = "test_ci_low" in rows
+    marks = [_colour(colors, c) for c in rows["candidate"]]
+    shown = list(rows["best_val"])
     if rows["test_mean"].map(_ok).any():
         low = rows["test_ci_low"] if has_ci else rows["test_mean"] - rows["test_std"]
         high = rows["test_ci_high"] if has_ci else rows["test_mean"] + rows["test_std"]
+        shown += list(low) + list(high) + list(rows["test_mean"])
         fig.add_trace(
             go.Scatter(
                 x=rows["test_mean"],
@@ -67,8 +139,9 @@ def leaderboard(board: Any, test_metric: str, metric: str) -> Any:
                     "symmetric": False,
                     "array": (high - rows["test_mean"]).fillna(0),
                     "arrayminus": (rows["test_mean"] - low).fillna(0),
+                    "color": "#52606d",
                 },
-                marker={"size": 11},
+                marker={"size": 12, "color": marks},
             )
         )
     fig.add_trace(
@@ -77,7 +150,7 @@ def leaderboard(board: Any, test_metric: str, metric: str) -> Any:
             y=rows["candidate"],
             mode="markers",
             name=f"best trial, {label(metric)}",
-            marker={"symbol": "diamond-open", "size": 11},
+            marker={"symbol": "diamond-open", "size": 12, "color": marks, "line": {"width": 2}},
         )
     )
     fig = _layout(
@@ -88,7 +161,7 @@ def leaderboard(board: Any, test_metric: str, metric: str) -> Any:
         height=max(260, 70 * len(rows) + 140),
     )
     fig.update_layout(legend={"orientation": "h", "y": -0.25}, legend_title_text="")
-    return fig
+    return steady(fig, shown, test_metric, least, axis="x")
 
 
 def front(xs: Sequence[float], ys: Sequence[float], higher_better: bool) -> list[int]:
@@ -103,7 +176,16 @@ def front(xs: Sequence[float], ys: Sequence[float], higher_better: bool) -> list
     return out
 
 
-def pareto(trials: Any, x: str, x_title: str, metric: str, higher_better: bool, log_x: bool) -> Any:
+def pareto(
+    trials: Any,
+    x: str,
+    x_title: str,
+    metric: str,
+    higher_better: bool,
+    log_x: bool,
+    colors: dict[str, str],
+    least: float = 0.0,
+) -> Any:
     """Every completed trial's validation score against a cost, the Pareto front marked."""
     import plotly.graph_objects as go
 
@@ -117,7 +199,7 @@ def pareto(trials: Any, x: str, x_title: str, metric: str, higher_better: bool, 
                 name=str(cand),
                 text=[f"{cand} trial {t}" for t in rows["trial"]],
                 hovertemplate="%{text}<br>x=%{x}<br>y=%{y:.4f}<extra></extra>",
-                marker={"size": 9, "opacity": 0.75},
+                marker={"size": 9, "opacity": 0.8, "color": _colour(colors, cand)},
             )
         )
     idx = front(list(trials["x"]), list(trials["y"]), higher_better)
@@ -137,43 +219,75 @@ def pareto(trials: Any, x: str, x_title: str, metric: str, higher_better: bool, 
     fig = _layout(fig, f"{label(metric).split(' (')[0]} against {what}", x_title, label(metric))
     if log_x:
         fig.update_xaxes(type="log")
-    return fig
+    return steady(fig, trials["y"], metric, least)
 
 
-def learning_curves(curves: dict[str, list[tuple[int, float, float, float]]], metric: str) -> Any:
-    """Per candidate: the metric per epoch, mean over seed runs, band from min to max."""
+Curve = list[tuple[int, float, float, float]]  # (step, mean, min, max) over runs
+
+
+def learning_curves(
+    curves: dict[str, dict[str, Curve]],
+    metric: str,
+    colors: dict[str, str],
+    least: float = 0.0,
+) -> Any:
+    """Per candidate, in its colour: the validation metric per epoch (solid, mean over seed
+    runs, band from min to max) and the same metric on the training data (dotted)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for cand, points in curves.items():
-        epochs = [p[0] + 1 for p in points]
-        fig.add_trace(
-            go.Scatter(
-                x=epochs + epochs[::-1],
-                y=[p[3] for p in points] + [p[2] for p in points][::-1],
-                fill="toself",
-                opacity=0.2,
-                line={"width": 0},
-                showlegend=False,
-                hoverinfo="skip",
-                legendgroup=cand,
-                name=f"{cand} range",
+    train_key, val_key = pair(metric)
+    values: list[float] = []
+    for cand, by_split in curves.items():
+        colour = _colour(colors, cand)
+        for key, dash in ((val_key, "solid"), (train_key, "dot")):
+            points = by_split.get(key)
+            if not points:
+                continue
+            split = "validation" if key == val_key else "training"
+            epochs = [p[0] + 1 for p in points]
+            values += [p[1] for p in points]
+            if key == val_key and len(points) and any(p[2] != p[3] for p in points):
+                fig.add_trace(
+                    go.Scatter(
+                        x=epochs + epochs[::-1],
+                        y=[p[3] for p in points] + [p[2] for p in points][::-1],
+                        fill="toself",
+                        fillcolor=rgba(colour, 0.18),
+                        line={"width": 0, "color": colour},
+                        showlegend=False,
+                        hoverinfo="skip",
+                        legendgroup=cand,
+                        name=f"{cand} {split} range",
+                    )
+                )
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[p[1] for p in points],
+                    mode="lines+markers",
+                    name=f"{cand} ({split})",
+                    legendgroup=cand,
+                    line={"color": colour, "dash": dash},
+                    marker={"color": colour, "symbol": "circle" if dash == "solid" else "x"},
+                )
             )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=epochs,
-                y=[p[1] for p in points],
-                mode="lines+markers",
-                name=cand,
-                legendgroup=cand,
-            )
-        )
+    what = label(val_key).split(" (")[0].replace("validation ", "")
     fig = _layout(
-        fig, f"Learning curves: {label(metric).split(' (')[0]} per epoch", "epoch", label(metric)
+        fig,
+        f"{what} per epoch: validation (solid), training (dotted)",
+        "epoch",
+        label(val_key).replace("validation ", ""),
     )
-    fig.update_xaxes(dtick=1 if max((len(p) for p in curves.values()), default=0) <= 20 else None)
-    return fig
+    longest = max((len(p) for c in curves.values() for p in c.values()), default=0)
+    fig.update_xaxes(dtick=1 if longest <= 20 else None)
+    return steady(fig, values, val_key, least)
+
+
+def pair(metric: str) -> tuple[str, str]:
+    """The training and validation names of a metric: 'val_loss' -> ('loss', 'val_loss')."""
+    base = metric.removeprefix("val_")
+    return base, f"val_{base}"
 
 
 def tokenizers(frame: Any, metric: str) -> Any:
@@ -192,15 +306,21 @@ def tokenizers(frame: Any, metric: str) -> Any:
     return fig
 
 
-def tuning_curves(frame: Any, metric: str) -> Any:
+def tuning_curves(frame: Any, metric: str, colors: dict[str, str], least: float = 0.0) -> Any:
     """Best-so-far validation score against trials, per candidate."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for cand, rows in frame.groupby("candidate", sort=False):
+        colour = _colour(colors, cand)
         fig.add_trace(
             go.Scatter(
-                x=rows["trial"] + 1, y=rows["best_so_far"], mode="lines+markers", name=str(cand)
+                x=rows["trial"] + 1,
+                y=rows["best_so_far"],
+                mode="lines+markers",
+                name=str(cand),
+                line={"color": colour},
+                marker={"color": colour},
             )
         )
     fig = _layout(
@@ -208,24 +328,150 @@ def tuning_curves(frame: Any, metric: str) -> Any:
     )
     fig.update_traces(line_shape="hv")
     fig.update_xaxes(dtick=1 if len(frame) and frame["trial"].max() < 20 else None)
+    return steady(fig, frame["best_so_far"], metric, least)
+
+
+STATES = {"COMPLETE": ("circle", "completed"), "PRUNED": ("x-thin-open", "pruned")}
+
+
+def history(
+    trials: Any, candidate: str, metric: str, higher_better: bool, colour: str, least: float = 0.0
+) -> Any:
+    """A candidate's trials in order: completed ones at their value, pruned ones (crosses) at
+    the best value they reached before they were stopped, and the best so far (line)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for state, (symbol, word) in STATES.items():
+        rows = trials[trials["state"] == state]
+        if len(rows):
+            fig.add_trace(
+                go.Scatter(
+                    x=rows["trial"],
+                    y=rows["value"],
+                    mode="markers",
+                    name=f"{word} trial ({len(rows)})",
+                    marker={
+                        "symbol": symbol,
+                        "size": 10,
+                        "color": colour,
+                        "line": {"width": 2, "color": colour},
+                    },
+                )
+            )
+    done = trials["value"].where(trials["state"] == "COMPLETE")
+    best = (done.cummax() if higher_better else done.cummin()).ffill()
+    fig.add_trace(
+        go.Scatter(
+            x=trials["trial"],
+            y=best,
+            mode="lines",
+            name="best so far",
+            line={"shape": "hv", "color": colour, "width": 1.5, "dash": "dash"},
+        )
+    )
+    fig = _layout(
+        fig, f"{candidate}: optimisation history", "trial (Optuna's number)", label(metric)
+    )
+    fig.update_layout(legend_title_text="")
+    if len(trials) <= 20:
+        fig.update_xaxes(dtick=1)
+    return steady(fig, trials["value"], metric, least)
+
+
+def trial_curves(
+    curves: list[tuple[int, str, list[tuple[int, float]]]],
+    candidate: str,
+    metric: str,
+    colour: str,
+    least: float = 0.0,
+) -> Any:
+    """Every trial's validation metric per epoch (what the pruner watched when it watches
+    it): completed trials solid, pruned ones dotted, ending at the epoch they were stopped."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    values: list[float] = []
+    for number, state, points in curves:
+        pruned = state == "PRUNED"
+        values += [v for _, v in points]
+        fig.add_trace(
+            go.Scatter(
+                x=[s + 1 for s, _ in points],
+                y=[v for _, v in points],
+                mode="lines+markers",
+                name=f"trial {number}{' (pruned)' if pruned else ''}",
+                line={"color": colour, "dash": "dot" if pruned else "solid", "width": 1.5},
+                marker={"color": colour, "symbol": "x" if pruned else "circle", "size": 6},
+                opacity=0.55 if pruned else 0.9,
+            )
+        )
+    fig = _layout(
+        fig,
+        f"{candidate}: every trial per epoch (pruned dotted)",
+        "epoch",
+        label(metric),
+    )
+    fig.update_layout(legend_title_text="trial", showlegend=len(curves) <= 12)
+    longest = max((len(points) for _, _, points in curves), default=0)
+    fig.update_xaxes(dtick=1 if longest <= 20 else None)
+    return steady(fig, values, metric, least)
+
+
+def importances(values: dict[str, float], candidate: str, method: str, colour: str) -> Any:
+    """A candidate's hyperparameter importances, most important on top."""
+    import plotly.graph_objects as go
+
+    names = list(values)[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=[values[n] for n in names],
+            y=names,
+            orientation="h",
+            marker={"color": colour},
+            name=candidate,
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+    )
+    fig = _layout(
+        fig,
+        f"{candidate}: hyperparameter importances ({method})",
+        "importance (fraction of the variance of the score)",
+        "hyperparameter",
+        height=max(300, 40 * len(names) + 160),
+    )
+    fig.update_xaxes(range=[0, 1])
+    fig.update_layout(showlegend=False)
     return fig
 
 
-def sensitivity(rows: Any, param: str, candidate: str, metric: str) -> Any:
-    """A candidate's trials: validation score against one hyperparameter's value."""
+def sensitivity(
+    rows: Any, param: str, candidate: str, metric: str, colour: str, least: float = 0.0
+) -> Any:
+    """A candidate's trials: validation score against one hyperparameter's value; pruned
+    trials as crosses at the best value they reached before they were stopped."""
     import plotly.graph_objects as go
 
-    fig = go.Figure(
-        go.Scatter(
-            x=rows["value"],
-            y=rows["objective"],
-            mode="markers",
-            text=[f"trial {t}" for t in rows["trial"]],
-            marker={"size": 10},
-            name=candidate,
-        )
-    )
-    values = [v for v in rows["value"] if isinstance(v, int | float) and not isinstance(v, bool)]
+    fig = go.Figure()
+    for state, (symbol, word) in STATES.items():
+        sub = rows[rows["state"] == state]
+        if len(sub):
+            fig.add_trace(
+                go.Scatter(
+                    x=sub["value"],
+                    y=sub["objective"],
+                    mode="markers",
+                    text=[f"trial {t}" for t in sub["trial"]],
+                    marker={
+                        "size": 10,
+                        "symbol": symbol,
+                        "color": colour,
+                        "line": {"width": 2, "color": colour},
+                    },
+                    name=f"{word} trial",
+                )
+            )
+    values = [v for v in rows["value"] if _ok(v)]
     log = len(values) == len(rows) and min(values) > 0 and max(values) / min(values) >= 10
     short = param.rsplit(".", 1)[-1].replace("_", " ")
     unit = ", log scale" if log else ""
@@ -234,11 +480,11 @@ def sensitivity(rows: Any, param: str, candidate: str, metric: str) -> Any:
     )
     if log:
         fig.update_xaxes(type="log")
-    fig.update_layout(showlegend=False)
-    return fig
+    fig.update_layout(legend_title_text="")
+    return steady(fig, rows["objective"], metric, least)
 
 
-def profile(frame: Any) -> Any:
+def profile(frame: Any, colors: dict[str, str]) -> Any:
     """Performance profile: the share of datasets each candidate reaches the target on
     within tau times the fastest candidate's time (AlgoPerf)."""
     import plotly.graph_objects as go
@@ -247,7 +493,12 @@ def profile(frame: Any) -> Any:
     for cand, rows in frame.groupby("candidate", sort=False):
         fig.add_trace(
             go.Scatter(
-                x=rows["tau"], y=rows["fraction"], mode="lines", name=str(cand), line_shape="hv"
+                x=rows["tau"],
+                y=rows["fraction"],
+                mode="lines",
+                name=str(cand),
+                line_shape="hv",
+                line={"color": _colour(colors, cand)},
             )
         )
     fig = _layout(
@@ -291,18 +542,4 @@ def confusion(doc: dict[str, Any], candidate: str, runs: int) -> Any:
     )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category")
-    return fig
-
-
-def titled(
-    fig: Any, title: str, x: str | None = None, y: str | None = None, dtick: int | None = None
-) -> Any:
-    """An Optuna figure with our title and axis units."""
-    fig.update_layout(title={"text": title}, template="plotly_white", height=400)
-    if dtick:
-        fig.update_xaxes(dtick=dtick)
-    if x:
-        fig.update_xaxes(title_text=x)
-    if y:
-        fig.update_yaxes(title_text=y)
     return fig

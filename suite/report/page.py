@@ -64,20 +64,51 @@ def render(
     )
 
 
-def log(benches: Sequence[Any], parts: Sequence[Part], page: Path) -> int:
-    """Log the page and each figure (plotly JSON) to the candidates' parent runs; returns
-    how many runs got them. A figure of one candidate goes to that candidate's run only."""
-    done = 0
+def shown_uri(uri: str) -> str:
+    """The tracking URI as the page prints it, without local absolute paths or passwords:
+    a local store relative to the working directory when it lies below it, else by its
+    folder and file name (`sqlite:///.../results/mlflow.db`); a server without credentials."""
+    import os
+    import re
+
+    scheme, sep, rest = uri.partition(":")
+    if not sep or len(scheme) == 1:  # a bare path (or a Windows drive letter)
+        scheme, rest = "", uri
+    if scheme in ("", "file", "sqlite"):
+        prefix = {"": "", "file": "file://", "sqlite": "sqlite:///"}[scheme]
+        path = re.sub(r"^//", "", rest) if scheme == "file" else re.sub(r"^///", "", rest)
+        if not os.path.isabs(path):
+            return uri
+        here = Path.cwd().resolve()
+        full = Path(path).resolve()
+        if full.is_relative_to(here):
+            return prefix + full.relative_to(here).as_posix()
+        return prefix + ".../" + "/".join(full.parts[-2:])
+    return re.sub(r"//[^/@]*@", "//", uri)  # user:password@host -> host
+
+
+def log(benches: Sequence[Any], parts: Sequence[Part], page: Path) -> str | None:
+    """Attach the page and every figure to one run: the parent run of the leading candidate
+    (the first benchmark's leaderboard winner). The page goes to `report/<page>`, each figure
+    to `report/figures/<key>.html` (viewable in MLflow's artifact viewer; it loads plotly.js
+    from plotly's CDN, the page itself needs no network) and `<key>.json`
+    (`plotly.io.read_json`). Every benchmark's experiment is tagged `suite.report_run` with
+    that run's id. Returns the run id, or None when no candidate has a parent run."""
+    lead = next(
+        ((b, b.parent(c)) for b in benches for c in b.candidates if b.parent(c) is not None),
+        None,
+    )
+    if lead is None:
+        return None
+    bench, parent = lead
+    run_id = str(parent["run_id"])
+    client = bench.client
+    client.log_artifact(run_id, str(page), "report")
+    client.set_tag(run_id, "suite.report", f"report/{page.name}")
+    for part in parts:
+        for f in part.figures:
+            client.log_figure(run_id, f.fig, f"report/figures/{f.key}.html")
+            client.log_text(run_id, f.fig.to_json(), f"report/figures/{f.key}.json")
     for b in benches:
-        for cand in b.candidates:
-            parent = b.parent(cand)
-            if parent is None:
-                continue
-            run_id = parent["run_id"]
-            b.client.log_artifact(run_id, str(page), "report")
-            for part in parts:
-                for f in part.figures:
-                    if f.benchmark in (None, b.name) and f.candidate in (None, cand):
-                        b.client.log_text(run_id, f.fig.to_json(), f"report/figures/{f.key}.json")
-            done += 1
-    return done
+        client.set_experiment_tag(b.read.frame["experiment_id"].iloc[0], "suite.report_run", run_id)
+    return run_id

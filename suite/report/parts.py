@@ -10,6 +10,7 @@ from typing import Any
 
 from suite.registry import Registry
 from suite.report.data import Bench
+from suite.report.figures import palette
 
 SECTIONS: Registry[Callable[..., Any]] = Registry("section")
 
@@ -59,3 +60,14 @@ def count(v: Any) -> str:
 
 def key(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))
+
+
+def colours(benches: Sequence[Bench]) -> dict[str, str]:
+    """One colour per candidate (baselines included) for every chart of the report."""
+    return palette([str(c) for b in benches for c in b.board["candidate"]])
+
+
+AXES = (
+    "score axes span at least 5 points (10 % for losses) or the widest 95 % seed interval, "
+    "so that differences within seed noise do not look like cliffs"
+)

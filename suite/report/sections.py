@@ -6,11 +6,12 @@ nothing to show, e.g. tokenizers when no run names one).
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field
 
+from suite.compare.columns import REPORT
+from suite.compare.tables import budget_lines, display_rows, legend
 from suite.report import figures as figs
 from suite.report.data import Bench
 from suite.report.parts import (
@@ -19,12 +20,12 @@ from suite.report.parts import (
     Figure,
     Part,
     Table,
+    colours,
     count,
     key,
     num,
     title_of,
 )
-from suite.tables import budget_lines
 
 
 @SECTIONS.register("leaderboard")
@@ -35,42 +36,19 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
         parts = []
         for b in benches:
             board = b.board
-            header = ["#", "candidate", "family", f"{b.test_metric} mean [95 % CI] (seeds)"]
-            header += [f"best {b.metric}", "params", "train s", "verdict"]
-            rows = []
-            for i, r in enumerate(board.to_dict("records"), 1):
-                test = num(r.get("test_mean"))
-                if test != "-":
-                    low, high = r.get("test_ci_low"), r.get("test_ci_high")
-                    if low is not None and not math.isnan(low):
-                        test += f" [{num(low)}, {num(high)}]"
-                    test += f" ({count(r.get('seeds'))})"
-                rows.append(
-                    [
-                        str(i),
-                        str(r["candidate"]),
-                        num(r.get("family")),
-                        test,
-                        num(r.get("best_val")),
-                        count(r.get("params")),
-                        num(r.get("train_time_s"), 1),
-                        num(r.get("verdict") or None),
-                    ]
-                )
+            header, rows = display_rows(board, REPORT)
             tables = [Table(header, rows, "ranked by the best trial's validation score")]
             if pairwise:
                 tables += _pairwise(b)
             if robust:
                 tables += _robust(b)
-            tables += _reproduction(board)
-            fig = figs.leaderboard(board, b.test_metric, b.metric)
+            fig = figs.leaderboard(board, b.test_metric, b.metric, colours(benches))
             warn = "".join(f" Warning: {w}." for w in board.attrs.get("warnings", []))
             warn += "".join(f" {line}." for line in budget_lines(board))
             parts.append(
                 Part(
                     title_of(title, b, benches),
-                    "test = the best configuration re-trained on each seed; "
-                    "validation = the search's selection split." + warn,
+                    legend(board, REPORT) + "." + warn,
                     [Figure(key(b.name, "leaderboard"), fig, b.name)],
                     tables,
                 )
@@ -78,17 +56,6 @@ def leaderboard(title: str = "Leaderboard", pairwise: bool = True, robust: bool 
         return parts
 
     return build
-
-
-def _reproduction(board: Any) -> list[Table]:
-    """Candidates whose model names a published row: that figure, ours and the verdict."""
-    from suite.tables import reproduction_rows
-
-    header, rows = reproduction_rows(board)
-    if not rows:
-        return []
-    caption = "reproduction of published results: within the row's tolerance (suite/references.csv)"
-    return [Table(header, rows, caption)]
 
 
 def _pairwise(b: Bench) -> list[Table]:
@@ -119,6 +86,8 @@ def _robust(b: Bench) -> list[Table]:
     iqm, poi = robust(b.read)
     if len(iqm) == 0:
         return []
+    order = {c: i for i, c in enumerate(b.board["candidate"])}  # by rank
+    iqm = iqm.sort_values("candidate", key=lambda s: s.map(order), kind="stable")
     rows = [
         [
             str(r["candidate"]),
@@ -209,7 +178,7 @@ def critical_difference(
         shown = []
         profile = result.profile
         if profile is not None and len(profile) and result.times.notna().to_numpy().any():
-            fig = figs.profile(profile)
+            fig = figs.profile(profile, colours(benches))
             shown.append(Figure(key("across", "profile"), fig))
         return [Part(title, note, shown, tables, svg=result.cd_svg())]
 

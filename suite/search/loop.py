@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from suite import disk
 from suite.search import adapter
 from suite.search.claims import fail_stale, over_budget, owned, release
 from suite.search.studies import EPOCHS, REASON, tally
@@ -80,6 +81,7 @@ def _run_one(study: Any, trial: Any, space: Mapping[str, Any], objective: Object
         _tell(study, trial, state=TrialState.FAIL)
         raise
     except Exception as e:  # a failed trial is recorded, the search goes on
+        disk.reraise(e)  # a full disk records nothing more: the next run retries the trial
         error = f"{type(e).__name__}: {e}"
         adapter.storage_of(study).set_trial_system_attr(
             adapter.trial_id(trial), REASON, error[:2000]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from suite import disk
 from suite.search import adapter
 from suite.search.claims import claim_waiting, fail_stale, owned, release
 from suite.search.studies import REASON, RELEASED
@@ -111,6 +112,7 @@ def run_queued(
                 queue.tell(job.number, state=TrialState.FAIL)
                 raise
             except Exception as e:
+                disk.reraise(e)  # recorded as interrupted by the next run
                 error = f"{type(e).__name__}: {e}"
                 adapter.storage_of(queue).set_trial_system_attr(
                     adapter.trial_id(job), REASON, error[:2000]

@@ -6,6 +6,7 @@ storage; nothing else coordinates them (see `suite.search.claims`). Knows nothin
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,14 +33,19 @@ def open_study(
     directions: Sequence[str] | None = None,
     seed: int,
     space: Mapping[str, Any] | None = None,
+    worker: str | None = None,
 ) -> Any:
-    """Create the study, or load it (another worker's, or to resume)."""
+    """Create the study, or load it (another worker's, or to resume).
+
+    The sampler's seed (the spec's, else `seed`) is mixed with `worker`, this process's
+    identity among the benchmark's workers (see `sampler_seed`)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     s_name, s_params = unwrap(sampler)
-    if "seed" in s_params and s_params["seed"] is None:
-        s_params["seed"] = seed
+    if "seed" in s_params:
+        given = seed if s_params["seed"] is None else s_params["seed"]
+        s_params["seed"] = sampler_seed(given, worker)
     made = SAMPLERS.get(s_name)(**s_params)
     if isinstance(made, FromSpace):
         made = made.make(space or {})
@@ -52,6 +58,16 @@ def open_study(
         sampler=made,
         pruner=PRUNERS.get(p_name)(**p_params),
     )
+
+
+def sampler_seed(seed: int, worker: str | None) -> int:
+    """The seed of one worker's sampler: `seed` itself for a single process (or the first of
+    `--workers N`), so its runs stay reproducible; for any other worker, `seed` mixed with
+    its identity, so that two workers never propose the same points."""
+    if not worker:
+        return seed
+    digest = hashlib.sha256(f"{seed}/{worker}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 @dataclass(frozen=True)

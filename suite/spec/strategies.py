@@ -27,13 +27,23 @@ class FromSpace:
 
 @SAMPLERS.register("tpe")
 def tpe(
-    n_startup_trials: NonNeg = 5, multivariate: bool = False, *, seed: int | None = None
+    n_startup_trials: NonNeg = 5,
+    multivariate: bool = False,
+    constant_liar: bool = True,
+    *,
+    seed: int | None = None,
 ) -> Any:
-    """Tree-structured Parzen estimator (the default)."""
+    """Tree-structured Parzen estimator (the default); other workers' running trials count.
+
+    With `constant_liar` a running trial counts as a bad one, so workers do not crowd one
+    region of the space."""
     import optuna
 
     return optuna.samplers.TPESampler(
-        n_startup_trials=n_startup_trials, multivariate=multivariate, seed=seed
+        n_startup_trials=n_startup_trials,
+        multivariate=multivariate,
+        constant_liar=constant_liar,
+        seed=seed,
     )
 
 

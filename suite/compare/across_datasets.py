@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite.readback import MixedResults, NotFound, check_mixed, read
+from suite.compare.readback import MixedResults, NotFound, check_mixed, read
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Across:
 
     def cd_svg(self, title: str = "") -> str:
         """The critical-difference diagram as SVG text."""
-        from suite import stats
+        from suite.compare import stats
 
         return stats.cd_diagram_svg(self.complete, self.higher_better, title)
 
@@ -49,7 +49,7 @@ class Across:
         """One row per candidate: average rank, wins, profile score and speedup."""
         import pandas as pd
 
-        from suite import stats
+        from suite.compare import stats
 
         out = pd.DataFrame({"average_rank": self.ranks})
         out["datasets"] = self.table.notna().sum()
@@ -94,8 +94,8 @@ def across(
     import numpy as np
     import pandas as pd
 
-    from suite import stats
-    from suite.compare import leaderboard
+    from suite.compare import stats
+    from suite.compare.board import leaderboard
 
     all_runs = [read(b, tracking_uri) for b in benchmarks]
     warnings = check_mixed(all_runs, allow_mixed)
@@ -194,17 +194,25 @@ def to_text(result: Across, fmt: str) -> str:
     """The comparison over datasets as markdown, csv (the summary), json or latex."""
     summary = result.summary()
     if fmt == "json":
-        from suite.tables import clean
+        from suite.compare.tables import clean
 
         return json.dumps(clean(result.to_dict()), indent=2, default=str, allow_nan=False) + "\n"
     if fmt == "csv":
         return summary.to_csv(index=False)
     if fmt == "latex":
+        from suite.compare.latex import preamble, tabular
+
         caption = (
             f"Average ranks over {len(result.complete)} datasets ({result.metric}); Friedman "
             f"p = {result.friedman[1]:.3g}, Nemenyi CD = {result.cd:.2f}"
         )
-        return summary.to_latex(index=False, escape=True, float_format="%.3f", caption=caption)
+        header = [str(c).replace("_", " ") for c in summary.columns]
+        rows = [[_cell(v) for v in row] for row in summary.itertuples(index=False)]
+        align = ["left" if summary[c].dtype == object else "right" for c in summary.columns]
+        what = f"{result.metric} over {len(result.table)} datasets"
+        return preamble(what) + tabular(
+            header, rows, align, caption=caption, label="across-" + "-".join(result.benchmarks)
+        )
     lines = [f"**{result.metric} over {len(result.table)} datasets** (mean over seeds)", ""]
     lines += _md(result.table.reset_index(names="dataset"))
     lines += ["", _friedman_line(result), ""]

@@ -86,10 +86,9 @@ def dataset_label(doc: dict[str, Any]) -> str:
 def read(benchmark: str, tracking_uri: str | None = None) -> Runs:
     """Every run of a benchmark, read from the tracking store."""
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     uri = tracking_uri or stores.default_tracking_uri()
-    client = MlflowClient(uri)
+    client = stores.tracking_client(uri)
     exp = client.get_experiment_by_name(benchmark)
     if exp is None or exp.lifecycle_stage == "deleted":
         names = sorted(e.name for e in client.search_experiments() if e.name != "Default")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from suite.readback import Runs, budget_assessments, read, seed_scores
+from suite.compare.readback import Runs, budget_assessments, read, seed_scores
 
 ALPHA = 0.05
 
@@ -37,7 +37,7 @@ def pairwise(
 
     import pandas as pd
 
-    from suite import stats
+    from suite.compare import stats
 
     runs = _runs(benchmark, tracking_uri)
     scores = seed_scores(runs)
@@ -120,7 +120,7 @@ def robust(
 
     import pandas as pd
 
-    from suite import stats
+    from suite.compare import stats
 
     runs = _runs(benchmark, tracking_uri)
     scores = seed_scores(runs)

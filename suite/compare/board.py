@@ -1,11 +1,10 @@
-"""Leaderboards and head-to-head statistics, read back from MLflow only.
+"""The leaderboard of one benchmark, read back from MLflow only.
 
 Per candidate: the best trial (validation), the test metric over the best configuration's
 seed runs with a 95 % interval, efficiency (parameters, training time and throughput,
-inference latency, time and epochs to the spec's target) and the budget consumed. Between
-candidates: paired tests over the shared seeds with Holm's correction; a winner is named
-only when the difference is significant. Over several benchmarks (one dataset each):
-ranks, Friedman, the critical difference, performance profiles and speedups.
+inference latency, time and epochs to the spec's target) and the budget consumed; each
+candidate's verdict against the leader from the paired tests of `suite.compare.headtohead`.
+The frame's fields are those the columns of `suite.compare.columns` read.
 
 Naive baselines that a dataset logs on the candidates' parent runs (metrics
 `baseline.<method>.<split>_<metric>`, e.g. a forecast's persistence) become extra rows named
@@ -19,89 +18,22 @@ import math
 from typing import Any
 
 from suite import track
-from suite.across import Across, across
-from suite.headtohead import ALPHA, pairwise, robust, verdicts
-from suite.readback import (
-    MixedResults,
+from suite.compare.columns import fields, shown_number
+from suite.compare.headtohead import pairwise, robust, verdicts
+from suite.compare.readback import (
     NotFound,
     Runs,
     best_seed_runs,
     budget_assessments,
     check_mixed,
     read,
-    seed_scores,
-    sensitivity,
     to_target,
     tuning_curves,
 )
-from suite.tables import (
-    display_rows,
-    pareto_text,
-    render,
-    render_pareto,
-    to_csv,
-    to_json,
-    to_latex,
-    to_markdown,
-)
 
-COLUMNS = [
-    "candidate",
-    "family",
-    "best_val",
-    "test_mean",
-    "test_std",
-    "test_ci_low",
-    "test_ci_high",
-    "seeds",
-    "params",
-    "epochs",
-    "train_time_s",
-    "samples_per_s",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "epochs_to_target",
-    "time_to_target_s",
-    "trials_complete",
-    "trials_pruned",
-    "trials_failed",
-    "epochs_total",
-    "wall_s",
-    "best_params",
-    "verdict",
-    "still_improving",
-    "budget_limited",
-    *(f"tok_{k}" for k in ("kind", "vocab_size", "tokens_mean", "tokens_p95", "val_unk_rate")),
-    "tok_truncated",
-]
+COLUMNS = fields()  # the frame's fields, as the columns declared in suite.compare.columns read
 # Tokenizer statistics (text tasks), read from the best trial's `tok.*` metrics.
 TOKEN_STATS = ("vocab_size", "tokens_mean", "tokens_p95", "val_unk_rate", "truncated")
-__all__ = [
-    "ALPHA",
-    "COLUMNS",
-    "Across",
-    "MixedResults",
-    "NotFound",
-    "Runs",
-    "across",
-    "display_rows",
-    "leaderboard",
-    "pairwise",
-    "pareto",
-    "pareto_text",
-    "read",
-    "references",
-    "render",
-    "render_pareto",
-    "robust",
-    "seed_scores",
-    "sensitivity",
-    "to_csv",
-    "to_json",
-    "to_latex",
-    "to_markdown",
-    "tuning_curves",
-]
 
 
 def _f(value: Any) -> float:
@@ -135,7 +67,7 @@ def leaderboard(
     holds the metric, direction, dataset, target, pairwise table and any warnings."""
     import pandas as pd
 
-    from suite import stats
+    from suite.compare import stats
 
     runs = _runs(benchmark, tracking_uri)
     warnings = check_mixed([runs], allow_mixed)
@@ -210,6 +142,8 @@ def leaderboard(
     verdicts(frame, pairs, direction)
     flags = _budget(frame, budget_assessments(runs))
     iqm, poi = robust(runs)
+    order = {c: i for i, c in enumerate(frame["candidate"])}
+    iqm = iqm.sort_values("candidate", key=lambda s: s.map(order), kind="stable")
     refs = references(runs.dataset, test_metric)
     attrs.update(
         baselines=[r["candidate"] for r in baselines],
@@ -249,7 +183,8 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 
 
 def _tuning_summary(curves: Any) -> list[dict[str, Any]]:
-    """Per candidate: the trial that found the best value, and whether it came late."""
+    """Per candidate: the trial that found the best value (counted from 1, as displayed), and
+    whether it came late."""
     out = []
     for name, g in curves.groupby("candidate", sort=False):
         best = g["best_so_far"]
@@ -260,7 +195,7 @@ def _tuning_summary(curves: Any) -> list[dict[str, Any]]:
             {
                 "candidate": name,
                 "trials": len(g),
-                "best_trial": int(g["trial"].iloc[at]),
+                "best_trial": shown_number(g["trial"].iloc[at]),
                 "epochs_at_best": float(g["epochs_cum"].iloc[at]),
                 "epochs": float(g["epochs_cum"].iloc[-1]),
                 "late": len(g) >= 4 and at >= 0.75 * len(g),
