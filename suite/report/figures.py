@@ -7,6 +7,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from suite.compare.columns import shown_number
+
 UNITLESS = {"accuracy", "auc", "precision", "recall", "f1", "iou", "mean_iou"}
 # One colour per candidate in every chart: Tableau 10, then Plotly's Dark24 for more.
 # fmt: off
@@ -197,7 +199,7 @@ def pareto(
                 y=rows["y"],
                 mode="markers",
                 name=str(cand),
-                text=[f"{cand} trial {t}" for t in rows["trial"]],
+                text=[f"{cand} trial {shown_number(t)}" for t in rows["trial"]],
                 hovertemplate="%{text}<br>x=%{x}<br>y=%{y:.4f}<extra></extra>",
                 marker={"size": 9, "opacity": 0.8, "color": _colour(colors, cand)},
             )
@@ -347,7 +349,7 @@ def history(
         if len(rows):
             fig.add_trace(
                 go.Scatter(
-                    x=rows["trial"],
+                    x=rows["trial"] + 1,
                     y=rows["value"],
                     mode="markers",
                     name=f"{word} trial ({len(rows)})",
@@ -363,16 +365,14 @@ def history(
     best = (done.cummax() if higher_better else done.cummin()).ffill()
     fig.add_trace(
         go.Scatter(
-            x=trials["trial"],
+            x=trials["trial"] + 1,
             y=best,
             mode="lines",
             name="best so far",
             line={"shape": "hv", "color": colour, "width": 1.5, "dash": "dash"},
         )
     )
-    fig = _layout(
-        fig, f"{candidate}: optimisation history", "trial (Optuna's number)", label(metric)
-    )
+    fig = _layout(fig, f"{candidate}: optimisation history", "trial (1 = the first)", label(metric))
     fig.update_layout(legend_title_text="")
     if len(trials) <= 20:
         fig.update_xaxes(dtick=1)
@@ -400,7 +400,7 @@ def trial_curves(
                 x=[s + 1 for s, _ in points],
                 y=[v for _, v in points],
                 mode="lines+markers",
-                name=f"trial {number}{' (pruned)' if pruned else ''}",
+                name=f"trial {shown_number(number)}{' (pruned)' if pruned else ''}",
                 line={"color": colour, "dash": "dot" if pruned else "solid", "width": 1.5},
                 marker={"color": colour, "symbol": "x" if pruned else "circle", "size": 6},
                 opacity=0.55 if pruned else 0.9,
@@ -461,7 +461,7 @@ def sensitivity(
                     x=sub["value"],
                     y=sub["objective"],
                     mode="markers",
-                    text=[f"trial {t}" for t in sub["trial"]],
+                    text=[f"trial {shown_number(t)}" for t in sub["trial"]],
                     marker={
                         "size": 10,
                         "symbol": symbol,
