@@ -314,16 +314,17 @@ class SuiteTrials:
 
     @classmethod
     def open(cls, bench: Any, stores: Stores, data: Any = None) -> SuiteTrials:
-        from suite import runner, track
+        from suite import runs, track
         from suite.progress import Reporter
         from suite.search import open_study
         from suite.spec.candidates import candidates
         from suite.spec.load import spec_hash
         from suite.tasks import TASKS
+        from suite.trial import load_data
 
-        data = data if data is not None else runner.load_data(bench)
+        data = data if data is not None else load_data(bench)
         tracker = track.Tracker(bench.name, stores.tracking_uri)
-        ctx = runner.Context(
+        ctx = runs.Context(
             bench, data, TASKS.get(bench.task), tracker, Reporter(), spec_hash(bench), 0, {}
         )
         cand = candidates(bench)[0]
@@ -344,7 +345,7 @@ class SuiteTrials:
         """One trial: Optuna ask, MLflow child run, the runner's training with its callbacks
         (timer, NaN guard, MLflow epoch logging, progress, pruning), Optuna tell.
         `callbacks` are added after the suite's own. Returns (model, FitResult)."""
-        from suite import runner
+        from suite import runs
         from suite.search import pruning_callback
 
         trial = self.study.ask()
@@ -352,9 +353,8 @@ class SuiteTrials:
         run_id = tracker.child_run(self.parent, f"{self.cand.name}/trial-{trial.number}", {})
         concrete = self.cand.concrete(params or {})
         pruner = pruning_callback(trial, self.ctx.bench.search.metric)
-        model, result, *_ = runner._train_one(  # (model, FitResult, inputs) since text
-            self.ctx, self.cand, concrete, run_id, 0, [pruner, *callbacks]
-        )
+        done = runs.train_logged(self.ctx, self.cand, concrete, run_id, 0, [pruner, *callbacks])
+        model, result = done.model, done.fit
         self.study.tell(trial, result.value(self.ctx.bench.search.metric))
         tracker.end(run_id)
         return model, result

@@ -148,7 +148,7 @@ def _tokenizer_loc(cand: Any) -> tuple[str | int, ...]:
 def max_epochs_of(bench: Any, cand: Any, trials: int) -> int:
     """The epochs a candidate may train: its trials (within `search.epochs_budget`), then
     its best configurations' seed runs."""
-    from suite.runner import max_epochs
+    from suite.runs import max_epochs
 
     each = max_epochs(cand)
     search = trials * each
