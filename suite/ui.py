@@ -24,12 +24,17 @@ from suite import settings
 WORKFLOW_KEY = "mlflow.workflowType_v1"  # MLflow's useLocalStorage key "mlflow.workflowType", v1
 RUNS_VIEW = "machine_learning"  # the front-end's WorkflowType.MACHINE_LEARNING
 ASSISTANT_KEY = "mlflow.assistant.fab.autoOpenedOnFirstLoad_v1"  # true: no chat panel over runs
+PROMO_KEY = (
+    "_mlflow_model_registry_promo_modal_dismissed_v1"  # true: no promotion over the registry
+)
 LANDING = (
     "<script>/* suite ui: open MLflow on runs (model training), not on GenAI traces */"
     "(function(){try{var s=window.localStorage;"
     "if(!/[?&]workflowType=genai(&|$)/.test(location.hash+location.search))"
     f"s.setItem({json.dumps(WORKFLOW_KEY)},{json.dumps(json.dumps(RUNS_VIEW))});"
     f"if(s.getItem({json.dumps(ASSISTANT_KEY)})===null)s.setItem({json.dumps(ASSISTANT_KEY)},"
+    '"true");'
+    f"if(s.getItem({json.dumps(PROMO_KEY)})===null)s.setItem({json.dumps(PROMO_KEY)},"
     '"true")}catch(e){}})()</script>'
 )
 LOOPBACK = "127.0.0.1"

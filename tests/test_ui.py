@@ -129,14 +129,14 @@ def test_ui_is_bound_to_loopback_only(ui: Any) -> None:
 
 
 def test_ui_index_page_stores_the_runs_view(ui: Any) -> None:
-    from suite.ui import ASSISTANT_KEY, WORKFLOW_KEY
+    from suite.ui import ASSISTANT_KEY, PROMO_KEY, WORKFLOW_KEY
 
     url, _, _ = ui
     with urllib.request.urlopen(f"{url}/", timeout=30) as r:
         page = r.read().decode()
     head = page.split("<head>", 1)[1]
     assert head.index(WORKFLOW_KEY) < head.index("<script defer")  # before MLflow's script
-    assert ASSISTANT_KEY in head
+    assert ASSISTANT_KEY in head and PROMO_KEY in head
 
 
 def test_mlflow_front_end_still_reads_the_view_from_that_key() -> None:
@@ -144,7 +144,7 @@ def test_mlflow_front_end_still_reads_the_view_from_that_key() -> None:
     writes (key `mlflow.workflowType`, version 1, stored as `<key>_v<version>`)."""
     import importlib.util
 
-    from suite.ui import ASSISTANT_KEY, RUNS_VIEW, WORKFLOW_KEY
+    from suite.ui import ASSISTANT_KEY, PROMO_KEY, RUNS_VIEW, WORKFLOW_KEY
 
     spec = importlib.util.find_spec("mlflow")
     assert spec and spec.origin
@@ -158,6 +158,8 @@ def test_mlflow_front_end_still_reads_the_view_from_that_key() -> None:
     assert re.search(r"=>`\$\{e\}_v\$\{t\}`", js), "localStorage keys are no longer <key>_v<n>"
     akey, aversion = ASSISTANT_KEY.rsplit("_v", 1)
     assert re.search(rf'key:"{re.escape(akey)}",version:{aversion}\b', js)
+    pkey, pversion = PROMO_KEY.rsplit("_v", 1)  # the registry's promotion, dismissed
+    assert re.search(rf'key:"{re.escape(pkey)}",version:{pversion}\b', js)
 
 
 def test_ui_lands_on_runs_from_the_printed_link_to_a_run_and_back(exe: str, ui: Any) -> None:
