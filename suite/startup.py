@@ -27,6 +27,8 @@ QUIET_ENV = {
 }
 _ours: dict[str, str] = {}  # what this module set, name -> value
 MLFLOW_DB = "mlflow.store.db.utils"  # its logger: each database error, before it is raised
+# the asynchronous logging queue's logger: a failed write, which `Tracker.flush` raises again
+MLFLOW_ASYNC = "mlflow.utils.async_logging.async_logging_queue"
 
 # What TensorFlow writes while it loads, before its logging reads TF_CPP_MIN_LOG_LEVEL: the
 # absl preamble and INFO/WARNING lines (oneDNN notice, "Could not find cuda drivers").
@@ -66,7 +68,8 @@ def configure(loud: bool = False) -> None:
             if os.environ.get(name) == value:  # still ours: not set since by someone else
                 os.environ.pop(name)
         _ours.clear()
-        logging.getLogger(MLFLOW_DB).setLevel(logging.NOTSET)
+        for name in (MLFLOW_DB, MLFLOW_ASYNC):
+            logging.getLogger(name).setLevel(logging.NOTSET)
         return
     for name, value in QUIET_ENV.items():
         if name not in os.environ:
@@ -77,7 +80,8 @@ def configure(loud: bool = False) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # logs every database error with its traceback, then raises it: the error is reported
     # once where it is caught (a full disk, say, as one line)
-    logging.getLogger(MLFLOW_DB).setLevel(logging.CRITICAL)
+    for name in (MLFLOW_DB, MLFLOW_ASYNC):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def import_tensorflow() -> None:

@@ -153,7 +153,7 @@ def test_a_linked_candidate_gets_a_verdict_on_every_output(results: Path) -> Non
     assert "reproduction of published results" in out.getvalue()
     assert v["verdict"].split(":")[0].split(" (")[0] in out.getvalue()
     html = build(["refcheck"], log=False).path.read_text()
-    assert "reproduction of published results" in html and "ref_cnn" in html
+    assert f"{v['verdict']} against {v['model']}" in html and "ref_cnn" in html
 
 
 def _fidelity() -> object:
