@@ -152,8 +152,8 @@ def table(
     exp = client.get_experiment_by_name(benchmark)
     if exp is None or exp.lifecycle_stage == "deleted":
         raise NotFound(f"no benchmark {benchmark!r} in {uri}")
-    mlflow.set_tracking_uri(uri)
-    runs = mlflow.search_runs(experiment_ids=[exp.experiment_id], output_format="pandas")
+    with stores.use_tracking_uri(uri):  # mlflow.search_runs reads the global URI only
+        runs = mlflow.search_runs(experiment_ids=[exp.experiment_id], output_format="pandas")
     kind_col = f"tags.{track.KIND}"
     if runs.empty or kind_col not in runs:
         return pd.DataFrame()

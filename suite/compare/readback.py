@@ -93,8 +93,8 @@ def read(benchmark: str, tracking_uri: str | None = None) -> Runs:
     if exp is None or exp.lifecycle_stage == "deleted":
         names = sorted(e.name for e in client.search_experiments() if e.name != "Default")
         raise NotFound(f"no benchmark {benchmark!r} in {uri}. Known: {', '.join(names) or 'none'}")
-    mlflow.set_tracking_uri(uri)
-    frame = mlflow.search_runs(experiment_ids=[exp.experiment_id], output_format="pandas")
+    with stores.use_tracking_uri(uri):  # mlflow.search_runs reads the global URI only
+        frame = mlflow.search_runs(experiment_ids=[exp.experiment_id], output_format="pandas")
     frame = track.latest_versions(frame, exp.tags)  # older study versions are not mixed in
     return Runs(benchmark, uri, dict(exp.tags), frame, client)
 
