@@ -101,10 +101,11 @@ def test_report_tells_one_story_and_is_logged_once(tiny: TinyStore, tmp_path: Pa
     # the pruned trial is drawn: in the history (a cross) and per epoch (dotted)
     history = figs[f"{tiny.name}-mlp-history"]["data"]
     crosses = [t for t in history if str(t["name"]).startswith("pruned trial")]
-    assert len(crosses) == 1 and _values(crosses[0]["x"]) == [int(number)]
+    shown = int(number) + 1  # displayed from 1 (the stored trial number counts from 0)
+    assert len(crosses) == 1 and _values(crosses[0]["x"]) == [shown]
     per_epoch = figs[f"{tiny.name}-mlp-trials"]["data"]
     dotted = [t for t in per_epoch if t["line"]["dash"] == "dot"]
-    assert [t["name"] for t in dotted] == [f"trial {number} (pruned)"]
+    assert [t["name"] for t in dotted] == [f"trial {shown} (pruned)"]
 
     # one importance method, named in both sections, with the warning for few trials
     bars = figs[f"{tiny.name}-cnn-importances"]["layout"]["title"]["text"]
