@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -280,11 +280,13 @@ class Tracker:
         )
 
     def end_stale(self, run_id: str) -> bool:
-        """End a run its process left RUNNING as KILLED (read again first); True if it did."""
+        """End a run its process left RUNNING as KILLED (read again first); True if it did.
+
+        Several workers may find the same dead run at once; each ends it without an error.
+        """
         if self.client.get_run(run_id).info.status != "RUNNING":
             return False
-        self.client.set_tag(run_id, STATE, "FAIL")
-        self.client.set_tag(run_id, ERROR, "interrupted: its process ended mid-run")
+        self.set_tags(run_id, {STATE: "FAIL", ERROR: "interrupted: its process ended mid-run"})
         self.client.set_terminated(run_id, status="KILLED")
         return True
 
@@ -315,7 +317,9 @@ class Tracker:
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         for i in range(0, len(items), 1000):
-            done = self.client.log_batch(run_id, metrics=items[i : i + 1000], synchronous=wait)
+            done = _shared_write(
+                self.client.log_batch, run_id, metrics=items[i : i + 1000], synchronous=wait
+            )
             if not wait and done is not None:
                 self.pending.setdefault(run_id, []).append(done)
 
@@ -327,13 +331,15 @@ class Tracker:
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         for k, v in tags.items():
-            self.client.set_tag(run_id, k, v)
+            _shared_write(self.client.set_tag, run_id, k, v)
 
     def tag_batch(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Set many tags in one call."""
         from mlflow.entities import RunTag
 
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+        _shared_write(
+            self.client.log_batch, run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        )
 
     def log_inputs(self, run_id: str, inputs: Sequence[Any]) -> None:
         """Dataset inputs (see `dataset_inputs`) in one call."""
@@ -468,3 +474,20 @@ def epoch_logger(tracker: Tracker, run_id: str) -> Any:
             tracker.flush(run_id)
 
     return EpochMetrics()
+
+
+def _shared_write(write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`write(*args, **kwargs)`, written again if another worker wrote the same key first.
+
+    A SQL tracking store writes a new tag or latest metric with an insert; of two workers
+    inserting the same key of a shared run (the candidate's parent, a dead worker's run) at
+    once, one is refused by the unique key. Written again, the row is there and the write
+    becomes an update.
+    """
+    for attempt in range(3):
+        try:
+            return write(*args, **kwargs)
+        except Exception as e:
+            if attempt == 2 or "UNIQUE" not in str(e).upper():
+                raise
+    return None

@@ -424,3 +424,44 @@ def test_only_tensorflows_load_notices_are_left_out() -> None:
     ]
     assert all(is_load_notice(line) for line in dropped)
     assert not any(is_load_notice(line) for line in kept)
+
+
+def test_workers_writing_the_same_runs_at_once_do_not_fail(tmp_path: Path) -> None:
+    """Workers that find the same runs left RUNNING by a killed worker all end them without
+    an error (SQLite refuses the second insert of a tag), and all write the shared parent's
+    tags and metrics at once."""
+    import threading
+
+    from suite.track import ERROR, Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker("dead", uri)
+    parent = tracker.client.create_run(tracker.experiment_id).info.run_id
+    runs = [tracker.child_run(parent, f"trial {i}", {}) for i in range(6)]
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+    ended: list[int] = []
+
+    def worker() -> None:
+        mine = Tracker("dead", uri)
+        barrier.wait()
+        try:
+            ended.append(sum(mine.end_stale(r) for r in runs))
+            mine.set_tags(parent, {"suite.best_run": runs[0]})
+            mine.log_metrics(parent, {"trials_complete": 3.0})
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for r in runs:
+        run = tracker.client.get_run(r)
+        assert run.info.status == "KILLED"
+        assert "interrupted" in run.data.tags[ERROR]
+    assert sum(ended) >= len(runs)  # each run ended by at least one worker
+    shared = tracker.client.get_run(parent).data
+    assert shared.tags["suite.best_run"] == runs[0] and shared.metrics["trials_complete"] == 3

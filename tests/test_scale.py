@@ -84,7 +84,7 @@ def _suite(results: Path, *args: str) -> subprocess.Popen[str]:
 
 def _finish(proc: subprocess.Popen[str], timeout: float = 300) -> str:
     out, _ = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, out[-3000:]
+    assert proc.returncode == 0, out[-20000:]
     return out
 
 
