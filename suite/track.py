@@ -7,6 +7,7 @@ are the contract between writing and reading.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,10 @@ VERSION, REPRODUCES = "suite.study_version", "suite.reproduces"
 TOKENIZER, BEST_TRIAL = "suite.tokenizer", "suite.best_trial"
 EXPERIMENT_KIND = "mlflow.experimentKind"  # model training (the view: suite.ui)
 MODEL_TRAINING = "custom_model_development"
+# MLflow's asynchronous logging waits this many seconds (a whole number) to batch writes, and
+# stops waiting the moment a run ends; without it, ending a run waits for the logging
+# thread's idle poll to time out (up to 1 s per run). Our default; the user's value wins.
+ASYNC_BUFFER_ENV = "MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"
 CONFUSION = "confusion/test.json"  # seed runs of classification: the test confusion matrix
 
 
@@ -182,6 +187,7 @@ class Tracker:
         self.uri = tracking_uri or default_tracking_uri()
         self.client = tracking_client(self.uri)  # a SQLite store is created whole
         self.pending: dict[str, list[Any]] = {}  # run id -> its asynchronous writes
+        os.environ.setdefault(ASYNC_BUFFER_ENV, "1")
         exp = self._experiment(experiment)
         if exp is None:
             location = None
@@ -417,9 +423,10 @@ class Tracker:
         self.client.update_run(run_id, name=name[:250])
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
-        """End the run once its asynchronous writes are stored."""
-        self.flush(run_id)
+        """End the run; its asynchronous writes are stored first (MLflow drains its queue when
+        a run ends) and any that failed is raised."""
         self.client.set_terminated(run_id, status=status)
+        self.flush(run_id)
 
 
 def current_key(candidate: str) -> str:
@@ -461,7 +468,7 @@ def latest_run_list(runs: list[Any], exp_tags: Mapping[str, str] | None = None) 
 
 def epoch_logger(tracker: Tracker, run_id: str) -> Any:
     """A Keras callback that logs every epoch's metrics (one asynchronous batch per epoch, off
-    the training loop), all stored by the end of training (and by `tracker.end` otherwise)."""
+    the training loop), all stored by `tracker.end` of the run."""
     import keras
 
     class EpochMetrics(keras.callbacks.Callback):
@@ -469,9 +476,6 @@ def epoch_logger(tracker: Tracker, run_id: str) -> Any:
             if logs:
                 values = {k: float(v) for k, v in logs.items()}
                 tracker.log_metrics(run_id, values, step=epoch, wait=False)
-
-        def on_train_end(self, logs: Mapping[str, float] | None = None) -> None:
-            tracker.flush(run_id)
 
     return EpochMetrics()
 
