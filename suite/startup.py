@@ -4,9 +4,9 @@ Offline: MLflow's usage telemetry is off (`MLFLOW_DISABLE_TELEMETRY=true`) unles
 opts in with `SUITE_TELEMETRY=1` or sets MLflow's own variables. Set when `suite` is
 imported, before MLflow is; child processes (workers, the `suite ui` server) inherit it.
 
-Quiet: TensorFlow's C++ log lines, MLflow's INFO lines and the notices TensorFlow prints
-while it loads are left out, unless `--verbose` (or `SUITE_VERBOSE=1`) brings them back.
-Only variables the user has not set are touched.
+Quiet: TensorFlow's C++ log lines and Python warnings, MLflow's INFO lines and the notices
+TensorFlow prints while it loads are left out, unless `--verbose` (or `SUITE_VERBOSE=1`)
+brings them back. Only variables the user has not set are touched.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ _ours: dict[str, str] = {}  # what this module set, name -> value
 MLFLOW_DB = "mlflow.store.db.utils"  # its logger: each database error, before it is raised
 # the asynchronous logging queue's logger: a failed write, which `Tracker.flush` raises again
 MLFLOW_ASYNC = "mlflow.utils.async_logging.async_logging_queue"
+# TensorFlow's Python logger: "N out of the last M calls ... triggered tf.function retracing"
+# as each trial builds a new model in the same process
+TF_LOGGER = "tensorflow"
 
 # What TensorFlow writes while it loads, before its logging reads TF_CPP_MIN_LOG_LEVEL: the
 # absl preamble and INFO/WARNING lines (oneDNN notice, "Could not find cuda drivers").
@@ -68,7 +71,7 @@ def configure(loud: bool = False) -> None:
             if os.environ.get(name) == value:  # still ours: not set since by someone else
                 os.environ.pop(name)
         _ours.clear()
-        for name in (MLFLOW_DB, MLFLOW_ASYNC):
+        for name in (MLFLOW_DB, MLFLOW_ASYNC, TF_LOGGER):
             logging.getLogger(name).setLevel(logging.NOTSET)
         return
     for name, value in QUIET_ENV.items():
@@ -82,6 +85,7 @@ def configure(loud: bool = False) -> None:
     # once where it is caught (a full disk, say, as one line)
     for name in (MLFLOW_DB, MLFLOW_ASYNC):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.getLogger(TF_LOGGER).setLevel(logging.ERROR)
 
 
 def import_tensorflow() -> None:

@@ -400,11 +400,16 @@ def test_verbose_takes_back_only_what_quiet_set(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     monkeypatch.setenv("MLFLOW_LOGGING_LEVEL", "ERROR")  # the user's
     monkeypatch.delenv("SUITE_VERBOSE", raising=False)
+    import logging
+
+    tf_warnings = logging.getLogger("tensorflow")  # e.g. "... triggered tf.function retracing"
     configure()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
     assert os.environ["MLFLOW_LOGGING_LEVEL"] == "ERROR"
+    assert not tf_warnings.isEnabledFor(logging.WARNING)
     configure(loud=True)
     assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    assert tf_warnings.isEnabledFor(logging.WARNING)
     assert os.environ["MLFLOW_LOGGING_LEVEL"] == "ERROR"
     assert os.environ["SUITE_VERBOSE"] == "1"  # workers it starts are verbose too
 
