@@ -73,3 +73,29 @@ def test_unknown_sampler_option_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="n_startup_trails"):
         Search.model_validate({"sampler": {"tpe": {"n_startup_trails": 3}}})
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_a_resumed_search_proposes_new_points(sampler: str, tmp_path) -> None:
+    """A search resumed in a new process (the study reopened) does not repeat the points its
+    sampler proposed before the interruption; opening a new study twice stays reproducible."""
+    search = Search.model_validate({"sampler": sampler, "pruner": "none", "metric": "val_loss"})
+    space = {"x": FloatRange.model_validate({"float": [-2.0, 2.0]}), "n": SPACE["n"]}
+
+    def opened(name: str):
+        return open_study(
+            name,
+            f"sqlite:///{tmp_path / 'o.db'}",
+            sampler=search.sampler,
+            pruner=search.pruner,
+            direction="minimize",
+            seed=3,
+            space=space,
+        )
+
+    first = run_search(opened("a"), space, _objective, trials=2)
+    resumed = run_search(opened("a"), space, _objective, trials=4)
+    xs = [o.params["x"] for o in first + resumed]
+    assert len(xs) == 4 and len(set(xs)) == 4
+    again = run_search(opened("b"), space, _objective, trials=2)
+    assert [o.params["x"] for o in again] == [o.params["x"] for o in first]

@@ -38,7 +38,8 @@ def open_study(
     """Create the study, or load it (another worker's, or to resume).
 
     The sampler's seed (the spec's, else `seed`) is mixed with `worker`, this process's
-    identity among the benchmark's workers (see `sampler_seed`)."""
+    identity among the benchmark's workers (see `sampler_seed`), and, when the study already
+    holds trials (a resumed or joined search), with their number, so it proposes new points."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -50,7 +51,7 @@ def open_study(
     if isinstance(made, FromSpace):
         made = made.make(space or {})
     p_name, p_params = unwrap(pruner)
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=name,
         storage=make_storage(storage),
         load_if_exists=True,
@@ -58,6 +59,18 @@ def open_study(
         sampler=made,
         pruner=PRUNERS.get(p_name)(**p_params),
     )
+    held = len(study.get_trials(deepcopy=False))
+    if held and "seed" in s_params and s_name not in SEQUENCES:
+        # resumed: a sampler seeded as before would propose the points it already proposed
+        s_params["seed"] = sampler_seed(given, f"{worker or ''}/after-{held}")
+        again = SAMPLERS.get(s_name)(**s_params)
+        study.sampler = again.make(space or {}) if isinstance(again, FromSpace) else again
+    return study
+
+
+# samplers whose points are one seeded sequence indexed by the study's trial count (a resumed
+# study carries on along it): re-seeding them on resume would break the sequence
+SEQUENCES = ("qmc",)
 
 
 def sampler_seed(seed: int, worker: str | None) -> int:
