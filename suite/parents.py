@@ -10,6 +10,7 @@ from typing import Any
 from suite import budget, track
 from suite.search import seeds as seed_queue
 from suite.search.studies import tally
+from suite.track import HYPERPARAMETERS
 
 PARETO = "suite.pareto"  # tag of trial runs: on the candidate's Pareto front or not
 
@@ -98,7 +99,7 @@ def log_pareto(tracker: track.Tracker, parent: str, study: Any, goals: Sequence[
             "trial": t.number,
             "run_id": t.user_attrs.get("mlflow_run_id", ""),
             **dict(zip(names, t.values, strict=True)),
-            "params": t.params,
+            HYPERPARAMETERS: t.params,  # apart from the objectives (one may be `params`)
         }
         for t in front
     ]
@@ -106,10 +107,10 @@ def log_pareto(tracker: track.Tracker, parent: str, study: Any, goals: Sequence[
         parent, json.dumps({"objectives": goals, "front": rows}, indent=2), "pareto/front.json"
     )
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["trial", "run_id", *names, "params"])
+    writer = csv.DictWriter(buf, fieldnames=["trial", "run_id", *names, HYPERPARAMETERS])
     writer.writeheader()
     for r in rows:
-        writer.writerow({**r, "params": json.dumps(r["params"])})
+        writer.writerow({**r, HYPERPARAMETERS: json.dumps(r[HYPERPARAMETERS])})
     tracker.log_text(parent, buf.getvalue(), "pareto/front.csv")
     on = {t.number for t in front}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):

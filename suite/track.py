@@ -39,6 +39,9 @@ MODEL_TRAINING = "custom_model_development"
 # stops waiting the moment a run ends; without it, ending a run waits for the logging
 # thread's idle poll to time out (up to 1 s per run). Our default; the user's value wins.
 ASYNC_BUFFER_ENV = "MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"
+# a Pareto front's configuration column (front.json/.csv, `suite compare --pareto`), named
+# apart from the objectives, one of which may be `params`
+HYPERPARAMETERS = "hyperparameters"
 CONFUSION = "confusion/test.json"  # seed runs of classification: the test confusion matrix
 
 

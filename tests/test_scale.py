@@ -578,11 +578,17 @@ def test_multi_objective_search_logs_its_pareto_front(results: Path, tmp_path: P
     local = MlflowClient(uri).download_artifacts(parent, "pareto/front.json", str(tmp_path))
     logged = json.loads(Path(local).read_text())
     assert sorted(r["trial"] for r in logged["front"]) == sorted(front)
+    for r in logged["front"]:  # the `params` objective, and the configuration beside it
+        assert r["params"] == study.trials[r["trial"]].values[1]
+        assert r["hyperparameters"] == study.trials[r["trial"]].params
     table = pareto(NAME)
     assert sorted(table["trial"]) == sorted(front)
     assert "val_accuracy" in pareto_text(table, "markdown")
     shown = pareto_text(table, "csv").splitlines()[1:]  # displayed trials count from 1
     assert sorted(int(line.split(",")[1]) for line in shown) == sorted(n + 1 for n in front)
+    rows = json.loads(pareto_text(table, "json"))["rows"]
+    assert {r["trial"] for r in rows} == {n + 1 for n in front}
+    assert all(r["params"] == study.trials[r["trial"] - 1].values[1] for r in rows)
     assert len(_runs(uri, "seed")) == 1  # the front's best on the first objective
 
 

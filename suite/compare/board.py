@@ -30,6 +30,7 @@ from suite.compare.readback import (
     to_target,
     tuning_curves,
 )
+from suite.track import HYPERPARAMETERS
 
 COLUMNS = fields()  # the frame's fields, as the columns declared in suite.compare.columns read
 # Tokenizer statistics (text tasks), read from the best trial's `tok.*` metrics.
@@ -287,11 +288,11 @@ def pareto(benchmark: str, tracking_uri: str | None = None) -> Any:
             "trial": int(r.data.tags.get(track.TRIAL, -1)),
         }
         row.update({m: r.data.metrics.get(f"objective.{m}", math.nan) for m in names})
-        row["params"] = json.loads(r.data.tags.get("suite.params") or "{}")
+        row[HYPERPARAMETERS] = json.loads(r.data.tags.get("suite.params") or "{}")
         row["run_id"] = r.info.run_id
         rows.append(row)
     first, direction = goals[0]
-    frame = pd.DataFrame(rows, columns=["candidate", "trial", *names, "params", "run_id"])
+    frame = pd.DataFrame(rows, columns=["candidate", "trial", *names, HYPERPARAMETERS, "run_id"])
     frame = frame.sort_values(
         ["candidate", first], ascending=[True, direction != "maximize"], kind="stable"
     ).reset_index(drop=True)

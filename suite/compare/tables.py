@@ -13,6 +13,7 @@ from typing import Any
 
 from suite.compare import columns as cols
 from suite.compare.columns import Column, cell, is_number, shown_number, test_text
+from suite.track import HYPERPARAMETERS
 
 BASELINES = "baseline:* = naive forecasts scored on the same val/test windows, nothing trained"
 
@@ -239,7 +240,7 @@ def to_csv(frame: Any, columns: Sequence[Column] | None = None) -> str:
 def pareto_rows(front: Any) -> tuple[list[str], list[list[str]]]:
     names = [m for m, _ in front.attrs.get("objectives", [])]
     header = ["candidate", "trial", *(f"{m} ({d[:3]})" for m, d in front.attrs["objectives"])]
-    k = len(names)  # by position: an objective may be named `params` like the column after
+    k = len(names)
     rows = [
         [
             str(r.iloc[0]),
@@ -249,7 +250,7 @@ def pareto_rows(front: Any) -> tuple[list[str], list[list[str]]]:
         ]
         for _, r in front.iterrows()
     ]
-    return [*header, "params"], rows
+    return [*header, HYPERPARAMETERS], rows
 
 
 def pareto_text(front: Any, fmt: str) -> str:
@@ -260,6 +261,6 @@ def pareto_text(front: Any, fmt: str) -> str:
         if fmt == "json":
             records = json.loads(out.to_json(orient="records"))
             return json.dumps({**front.attrs, "rows": records}, indent=2) + "\n"
-        out["params"] = out["params"].map(json.dumps)
+        out[HYPERPARAMETERS] = out[HYPERPARAMETERS].map(json.dumps)
         return out.to_csv(index=False)
     return "\n".join(_md(*pareto_rows(front))) + "\n"
