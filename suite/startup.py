@@ -41,6 +41,20 @@ _LOAD_NOISE = re.compile(
 )
 
 
+# Any line of TensorFlow's C++ log (info, warning, error; a fatal line is kept), which its
+# absl logging writes to stderr whatever TF_CPP_MIN_LOG_LEVEL says ("failed call to cuInit"
+# on a machine without a GPU, "NodeDef mentions attribute ..." from tf.data)
+_RUNTIME_LOG = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR|[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] )"
+)
+
+
+def is_runtime_log(line: str) -> bool:
+    """Whether `line` is a line of TensorFlow's C++ log other than a fatal one."""
+    return _RUNTIME_LOG.match(line) is not None
+
+
 def is_load_notice(line: str) -> bool:
     """Whether `line` is one of the notices TensorFlow prints while it loads."""
     return _LOAD_NOISE.match(line) is not None

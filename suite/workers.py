@@ -14,11 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from suite import settings
+from suite import settings, startup
 from suite.progress import Reporter
 
 WORKER = "SUITE_WORKER"  # environment: this worker's name (its index under --workers N)
@@ -162,9 +163,17 @@ def launch(n: int, args: Sequence[str], devices: Sequence[str] | None = None) ->
     """
     devices = gpus() if devices is None else devices
     cmd = [sys.executable, "-m", "suite.cli", "worker", *args]
-    procs = [subprocess.Popen(cmd, env=worker_env(i, devices, n)) for i in range(n)]
+    quiet = "--quiet" in args and not startup.verbose()
+    pipe = subprocess.PIPE if quiet else None
+    procs = [
+        subprocess.Popen(cmd, env=worker_env(i, devices, n), stderr=pipe, text=quiet)
+        for i in range(n)
+    ]
+    passing = [_pass_on(p.stderr) for p in procs if p.stderr is not None]
     try:
         codes = [p.wait() for p in procs]
+        for t in passing:
+            t.join()
     except KeyboardInterrupt:
         for p in procs:  # a terminal's Ctrl-C reached them too; a signal to us alone did not
             try:
@@ -175,6 +184,21 @@ def launch(n: int, args: Sequence[str], devices: Sequence[str] | None = None) ->
             p.wait()
         raise
     return max(codes, key=abs)
+
+
+def _pass_on(stream: Any) -> threading.Thread:
+    """A thread that copies a quiet worker's stderr to ours, without TensorFlow's C++ log
+    lines (which its absl logging prints whatever the worker's settings say)."""
+
+    def copy() -> None:
+        for line in stream:
+            if not startup.is_runtime_log(line):
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
 
 
 class Recycle(Exception):

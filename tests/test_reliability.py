@@ -414,6 +414,22 @@ def test_verbose_takes_back_only_what_quiet_set(monkeypatch: pytest.MonkeyPatch)
     assert os.environ["SUITE_VERBOSE"] == "1"  # workers it starts are verbose too
 
 
+def test_tensorflows_runtime_log_lines_are_told_apart() -> None:
+    from suite.startup import is_runtime_log
+
+    assert is_runtime_log(
+        "E0000 00:00:1796634086.317080   11320 cuda_platform.cc:52] failed call to cuInit: "
+        "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)"
+    )
+    assert is_runtime_log(
+        "E0000 00:00:1796634087.463010   11321 node_def_util.cc:682] NodeDef mentions "
+        "attribute use_unbounded_threadpool which is not in the op definition"
+    )
+    assert not is_runtime_log("F0000 00:00:1796634087.463010   11321 check.cc:12] Check failed")
+    assert not is_runtime_log("Traceback (most recent call last):")
+    assert not is_runtime_log("incomplete: 1 of 1 candidate did not finish its budget")
+
+
 def test_only_tensorflows_load_notices_are_left_out() -> None:
     from suite.startup import is_load_notice
 

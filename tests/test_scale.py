@@ -357,6 +357,9 @@ def test_kill_9_mid_trial_then_two_workers_finish_the_budget(tmp_path: Path) -> 
 
     out = _finish(_suite(results, "run", str(spec), "--workers", "2", "--quiet"))
     assert "mlp" in out  # the leaderboard
+    from suite.startup import is_runtime_log
+
+    assert not [line for line in out.splitlines() if is_runtime_log(line)]  # TF's C++ log
     study = _study(journal)
     trials = study.get_trials()
     assert trials[victim.number].state == TrialState.FAIL
