@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
+import pandas as pd
 
 
 def texts_of(model_input: Any) -> list[str]:
     """The strings of a pyfunc input: a list, a Series, an array or a DataFrame's first column
     (or its `text` column)."""
-    import pandas as pd
-
     if isinstance(model_input, pd.DataFrame):
         column = "text" if "text" in model_input.columns else model_input.columns[0]
         return [str(t) for t in model_input[column]]
@@ -36,11 +35,12 @@ class TextClassifier(mlflow.pyfunc.PythonModel):
             Path(art["model"]), Path(art["tokenizer"]), Path(art["classes"])
         )
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        """A DataFrame: the label, then one probability column per class (type hints left out:
-        MLflow would read a signature from them; the logged one is explicit)."""
-        import pandas as pd
-
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """A DataFrame: the label, then one probability column per class. (MLflow hands
+        `predict` a DataFrame of the logged signature's one string column; a DataFrame hint
+        is one it reads no schema from, so the logged signature stays the one that counts.)"""
         probs = self.text_model.probabilities(texts_of(model_input))
         classes = self.text_model.classes
         frame = pd.DataFrame(probs.astype("float64"), columns=list(classes))
