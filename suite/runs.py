@@ -67,6 +67,9 @@ class Context:
     recycle: Callable[[], None] | None = None  # before each training: may raise Recycle
     rerun_failed: bool = False  # retry only the failed trials (and seed runs)
     inputs: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)  # dataset inputs
+    # each candidate's best trial so far in this process: (number, run id, its training), for
+    # the seed run that would repeat it (suite.seedruns)
+    kept: dict[str, tuple[int, str, TrialResult]] = field(default_factory=dict)
 
 
 def train_logged(
@@ -216,6 +219,7 @@ def objective(ctx: Context, live: Live) -> Any:
                 log_model(ctx, run_id, done)
             if best:
                 ctx.tracker.set_tags(parent, {"suite.best_run": run_id})
+                ctx.kept[cand.name] = (trial.number, run_id, done)
             ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
             ctx.tracker.end(run_id)
             return values if len(goals) > 1 else values[0]

@@ -131,9 +131,19 @@ def test_environment_reproduce_export_and_changed_data(results: Path, tmp_path: 
     assert env.git_state(tmp_path / "elsewhere.yaml") == {}
     _git(repo, "commit", "-qam", "notes")  # the repository moved on since the run
 
+    # the seed run with the trial's seed took the best trial's training over instead of
+    # repeating it; trained again from scratch it is identical, test scores included
+    best = client.get_run(runs[0].data.tags["mlflow.parentRunId"]).data.tags["suite.best_run"]
+    seeds = {r.data.tags["suite.seed"]: r for r in runs if r.data.tags["suite.kind"] == "seed"}
+    assert seeds["0"].data.tags["suite.trained_as"] == best
+    assert "suite.trained_as" not in seeds["1"].data.tags
+    history = [m.value for m in client.get_metric_history(best, "val_accuracy")]
+    assert history == [
+        m.value for m in client.get_metric_history(seeds["0"].info.run_id, "val_accuracy")
+    ]
     # the same seed on the same machine: identical metrics (trial and seed run)
     trial = next(r for r in runs if r.data.tags["suite.kind"] == "trial")
-    seed = next(r for r in runs if r.data.tags["suite.kind"] == "seed")
+    seed = seeds["0"]
     for original in (trial, seed):
         again = reproduce(original.info.run_id)
         assert again.verdict == "identical", again.rows
