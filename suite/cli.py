@@ -360,7 +360,7 @@ def run(
         args += [a for o in overrides for a in ("--set", o)]
         args += [a for c in only for a in ("--only", c)]
         args += ["--trials", str(trials)] if trials else []
-        code = launch(workers, args + (["--quiet"] if quiet else []))
+        code = launch(workers, args, quiet=quiet)
         if code:
             click.echo(f"a worker ended with exit code {code}", err=True)
         render(leaderboard(bench.name, tracking_uri, allow_mixed=True), console)

@@ -95,9 +95,14 @@ def train_logged(
         callbacks=[track.epoch_logger(ctx.tracker, run_id), ctx.reporter.callback(), *callbacks],
         on_built=lambda m: ctx.tracker.log_metrics(run_id, {"params": count_params(m)}),
     )
-    for path, text in done.artifacts.items():  # the task's text artifacts, e.g. a sample
-        ctx.tracker.log_text(run_id, text, path)
+    log_artifacts(ctx, run_id, done)
     return done
+
+
+def log_artifacts(ctx: Context, run_id: str, done: TrialResult) -> None:
+    """The task's text artifacts of a training, e.g. a sample of its outputs."""
+    for path, text in done.artifacts.items():
+        ctx.tracker.log_text(run_id, text, path)
 
 
 def prepared_inputs(ctx: Context, concrete: Concrete, run_id: str) -> Any:

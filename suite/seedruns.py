@@ -12,6 +12,7 @@ from suite import disk, seeds_together, track
 from suite.runs import (
     Context,
     Live,
+    log_artifacts,
     log_data,
     log_model,
     max_epochs,
@@ -200,44 +201,46 @@ def _seed_run(
             )
         concrete = live.cand.concrete(source.params)
         _log_setup(ctx, run_id, concrete, source.params)
-        done = _trained_already(ctx, live, source, seed)
-        if done is None:
+        kept = _trained_already(ctx, live, source, seed)
+        if kept is None:
             done = train_logged(ctx, live.cand, concrete, run_id, seed)
         else:
-            _log_training(ctx, live, run_id, concrete, done)
+            done = _take_over(ctx, run_id, concrete, kept)
         return _score_seed_run(ctx, run_id, concrete, done)
     except BaseException as e:
         _fail_seed_run(ctx, run_id, e)
         raise
 
 
-def _trained_already(ctx: Context, live: Live, source: Any, seed: int) -> TrialResult | None:
+def _trained_already(
+    ctx: Context, live: Live, source: Any, seed: int
+) -> tuple[int, str, TrialResult] | None:
     """The training this seed run would repeat, when this process still holds it: the trial
-    `source` itself, trained with the same configuration and `seed` under deterministic ops
-    (bit for bit what a new training gives). Its run is tagged with the trial's run."""
+    `source` itself (its number, run id and training), trained with the same configuration and
+    `seed` under deterministic ops (bit for bit what a new training gives)."""
     from suite import env
 
     kept = ctx.kept.get(live.cand.name)
     if kept is None or kept[0] != source.number or seed != ctx.seed or not env.deterministic():
         return None
-    return kept[2]
+    return kept
 
 
-def _log_training(
-    ctx: Context, live: Live, run_id: str, concrete: Concrete, done: TrialResult
-) -> None:
-    """What `train_logged` logs, for a training taken over from the best trial: its size,
-    every epoch's metrics, the task's artifacts and the trial it is."""
+def _take_over(
+    ctx: Context, run_id: str, concrete: Concrete, kept: tuple[int, str, TrialResult]
+) -> TrialResult:
+    """Log what `train_logged` logs for the kept trial's training (its size, every epoch's
+    metrics, the task's artifacts), tagged with the trial it is; that training."""
+    trial_number, trial_run, done = kept
     prepared_inputs(ctx, concrete, run_id)  # text: the tokenizer's stats, as a training logs
-    trial_number, trial_run, _ = ctx.kept[live.cand.name]
     ctx.tracker.set_tags(run_id, {TRAINED_AS: trial_run, f"{TRAINED_AS}.trial": str(trial_number)})
     ctx.tracker.log_metrics(run_id, {"params": float(done.params)})
     history = done.fit.history
     for epoch in range(done.fit.epochs):
         values = {k: v[epoch] for k, v in history.items() if epoch < len(v)}
         ctx.tracker.log_metrics(run_id, values, step=epoch, wait=False)
-    for path, text in done.artifacts.items():
-        ctx.tracker.log_text(run_id, text, path)
+    log_artifacts(ctx, run_id, done)
+    return done
 
 
 def _score_seed_run(ctx: Context, run_id: str, concrete: Concrete, done: TrialResult) -> float:

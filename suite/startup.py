@@ -33,31 +33,31 @@ MLFLOW_ASYNC = "mlflow.utils.async_logging.async_logging_queue"
 # as each trial builds a new model in the same process
 TF_LOGGER = "tensorflow"
 
-# What TensorFlow writes while it loads, before its logging reads TF_CPP_MIN_LOG_LEVEL: the
-# absl preamble and INFO/WARNING lines (oneDNN notice, "Could not find cuda drivers").
-_LOAD_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
-    r"STDERR|[IW]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] )"
+# A line of TensorFlow's C++ log (its level: I, W, E or F), or the absl preamble, which its
+# logging writes to stderr whatever TF_CPP_MIN_LOG_LEVEL says: while it loads ("oneDNN custom
+# operations are on", "Could not find cuda drivers") and later ("failed call to cuInit" on a
+# machine without a GPU, "NodeDef mentions attribute ..." from tf.data)
+_TF_LOG = re.compile(
+    r"^(?:WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR|(?P<level>[IWEF])\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] )"
 )
 
 
-# Any line of TensorFlow's C++ log (info, warning, error; a fatal line is kept), which its
-# absl logging writes to stderr whatever TF_CPP_MIN_LOG_LEVEL says ("failed call to cuInit"
-# on a machine without a GPU, "NodeDef mentions attribute ..." from tf.data)
-_RUNTIME_LOG = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
-    r"STDERR|[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] )"
-)
+def _tf_log_level(line: str) -> str | None:
+    """The level of a TensorFlow C++ log line ("" for the absl preamble), None otherwise."""
+    m = _TF_LOG.match(line)
+    return None if m is None else (m.group("level") or "")
 
 
 def is_runtime_log(line: str) -> bool:
     """Whether `line` is a line of TensorFlow's C++ log other than a fatal one."""
-    return _RUNTIME_LOG.match(line) is not None
+    return _tf_log_level(line) not in (None, "F")
 
 
 def is_load_notice(line: str) -> bool:
-    """Whether `line` is one of the notices TensorFlow prints while it loads."""
-    return _LOAD_NOISE.match(line) is not None
+    """Whether `line` is one of the notices TensorFlow prints while it loads (the absl
+    preamble, info and warning lines)."""
+    return _tf_log_level(line) in ("", "I", "W")
 
 
 def offline() -> None:

@@ -495,6 +495,19 @@ def _shared_write(write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return write(*args, **kwargs)
         except Exception as e:
-            if attempt == 2 or "UNIQUE" not in str(e).upper():
+            if attempt == 2 or not _lost_race(e):
                 raise
     return None
+
+
+def _lost_race(e: BaseException) -> bool:
+    """Whether a store refused a write for a key another writer inserted first: SQLAlchemy's
+    IntegrityError behind MLflow's exception, or its text from a tracking server (SQLite,
+    PostgreSQL, MySQL wording)."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if type(seen).__name__ == "IntegrityError":
+            return True
+        seen = seen.__cause__
+    text = str(e).lower()
+    return any(w in text for w in ("integrityerror", "unique constraint", "duplicate entry"))

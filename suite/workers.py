@@ -155,18 +155,20 @@ def worker_env(
     return env
 
 
-def launch(n: int, args: Sequence[str], devices: Sequence[str] | None = None) -> int:
+def launch(
+    n: int, args: Sequence[str], devices: Sequence[str] | None = None, quiet: bool = False
+) -> int:
     """Run `suite worker ARGS` in `n` processes here and wait for them; the worst exit code.
     `devices`: the GPUs to place them on (default: gpus()).
 
     Ctrl-C reaches every worker (one process group); each fails its running trial and stops.
     """
     devices = gpus() if devices is None else devices
-    cmd = [sys.executable, "-m", "suite.cli", "worker", *args]
-    quiet = "--quiet" in args and not startup.verbose()
-    pipe = subprocess.PIPE if quiet else None
+    cmd = [sys.executable, "-m", "suite.cli", "worker", *args, *(["--quiet"] if quiet else [])]
+    filtered = quiet and not startup.verbose()
+    pipe = subprocess.PIPE if filtered else None
     procs = [
-        subprocess.Popen(cmd, env=worker_env(i, devices, n), stderr=pipe, text=quiet)
+        subprocess.Popen(cmd, env=worker_env(i, devices, n), stderr=pipe, text=filtered)
         for i in range(n)
     ]
     passing = [_pass_on(p.stderr) for p in procs if p.stderr is not None]

@@ -44,27 +44,27 @@ def open_study(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     s_name, s_params = unwrap(sampler)
-    if "seed" in s_params:
-        given = seed if s_params["seed"] is None else s_params["seed"]
-        s_params["seed"] = sampler_seed(given, worker)
-    made = SAMPLERS.get(s_name)(**s_params)
-    if isinstance(made, FromSpace):
-        made = made.make(space or {})
+    seeded = "seed" in s_params
+    given = seed if not seeded or s_params["seed"] is None else s_params["seed"]
+
+    def made(identity: str | None) -> Any:
+        params = {**s_params, "seed": sampler_seed(given, identity)} if seeded else s_params
+        out = SAMPLERS.get(s_name)(**params)
+        return out.make(space or {}) if isinstance(out, FromSpace) else out
+
     p_name, p_params = unwrap(pruner)
     study = optuna.create_study(
         study_name=name,
         storage=make_storage(storage),
         load_if_exists=True,
         directions=list(directions or [direction or "minimize"]),
-        sampler=made,
+        sampler=made(worker),
         pruner=PRUNERS.get(p_name)(**p_params),
     )
     held = len(study.get_trials(deepcopy=False))
-    if held and "seed" in s_params and s_name not in SEQUENCES:
+    if held and seeded and s_name not in SEQUENCES:
         # resumed: a sampler seeded as before would propose the points it already proposed
-        s_params["seed"] = sampler_seed(given, f"{worker or ''}/after-{held}")
-        again = SAMPLERS.get(s_name)(**s_params)
-        study.sampler = again.make(space or {}) if isinstance(again, FromSpace) else again
+        study.sampler = made(f"{worker or ''}/after-{held}")
     return study
 
 
