@@ -7,7 +7,6 @@ they share each candidate's study, its MLflow parent run and the queue of its se
 
 from __future__ import annotations
 
-import gc
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +32,7 @@ from suite.spec.load import legacy_spec_hash, spec_hash
 from suite.spec.schema import Benchmark
 from suite.tasks import TASKS
 from suite.trial import (
+    collecting,
     load_data,
 )
 
@@ -256,6 +256,33 @@ def run(
     `suite.workers.Recycle`: this worker then stops where it is (nothing finished is lost)
     for a fresh process to carry on.
     """
+    with collecting() as settle:
+        return _run(
+            bench,
+            only,
+            trials,
+            storage,
+            tracking_uri,
+            reporter,
+            recycle,
+            source,
+            rerun_failed,
+            settle,
+        )
+
+
+def _run(
+    bench: Benchmark,
+    only: Sequence[str],
+    trials: int | None,
+    storage: str | None,
+    tracking_uri: str | None,
+    reporter: Reporter | None,
+    recycle: Callable[[], None] | None,
+    source: str | Path | None,
+    rerun_failed: bool,
+    settle: Callable[[], None],
+) -> list[CandidateSummary]:
     reporter = reporter or Reporter()
     chosen = _select(bench, only)
     try:
@@ -297,10 +324,7 @@ def run(
         recycle,
         rerun_failed,
     )
-    # Libraries and the dataset live as long as the process: frozen, they are not rescanned
-    # by the full collection Keras runs between trials (0.5 s a trial otherwise).
-    gc.collect()
-    gc.freeze()
+    settle()  # libraries, stores and dataset are frozen: no collection rescans them
     budget = trials if trials is not None else bench.search.trials
     reporter.start(bench.name, len(chosen))
     lives: list[Live] = []

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite import disk, track
+from suite import disk, env, track
 from suite.data import Dataset
 from suite.progress import Reporter
 from suite.search import (
@@ -26,9 +26,11 @@ from suite.spec.candidates import CandidateSpec, Concrete
 from suite.spec.schema import Benchmark
 from suite.tasks import Task, direction_of
 from suite.trial import (
+    Held,
     TrialResult,
     count_params,
     goal_values,
+    hold,
     summary_metrics,
 )
 from suite.trial import inputs as trial_inputs
@@ -69,7 +71,7 @@ class Context:
     inputs: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)  # dataset inputs
     # each candidate's best trial so far in this process: (number, run id, its training), for
     # the seed run that would repeat it (suite.seedruns)
-    kept: dict[str, tuple[int, str, TrialResult]] = field(default_factory=dict)
+    kept: dict[str, tuple[int, str, Held]] = field(default_factory=dict)
 
 
 def train_logged(
@@ -195,8 +197,8 @@ def objective(ctx: Context, live: Live) -> Any:
         ctx.reporter.trial(trial.number, max_epochs(cand))
         try:
             concrete = cand.concrete(params)
-            ctx.tracker.log_params(
-                run_id, track.run_params(concrete.model_dump(mode="json"), params)
+            ctx.tracker.log_params(  # stored while the model trains
+                run_id, track.run_params(concrete.model_dump(mode="json"), params), wait=False
             )
             log_data(ctx, run_id, ("train", "val"))
             callbacks: list[Any] = [epoch_counter(study, adapter.trial_id(trial))]
@@ -224,7 +226,8 @@ def objective(ctx: Context, live: Live) -> Any:
                 log_model(ctx, run_id, done)
             if best:
                 ctx.tracker.set_tags(parent, {"suite.best_run": run_id})
-                ctx.kept[cand.name] = (trial.number, run_id, done)
+                if may_take_over(ctx):
+                    ctx.kept[cand.name] = (trial.number, run_id, hold(done))
             ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
             ctx.tracker.end(run_id)
             return values if len(goals) > 1 else values[0]
@@ -244,6 +247,12 @@ def objective(ctx: Context, live: Live) -> Any:
             raise
 
     return objective
+
+
+def may_take_over(ctx: Context) -> bool:
+    """Whether a seed run may take a trial's training over: seed runs follow the search (the
+    first with the trials' seed) and ops are deterministic (a new training would be the same)."""
+    return bool(ctx.bench.seed_list) and env.deterministic()
 
 
 def sampler_identity() -> str | None:

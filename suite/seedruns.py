@@ -29,6 +29,7 @@ from suite.spec.candidates import Concrete
 from suite.trial import (
     TrialResult,
     latency_metrics,
+    restore,
     summary_metrics,
     test_metrics,
 )
@@ -223,7 +224,15 @@ def _trained_already(
     kept = ctx.kept.get(live.cand.name)
     if kept is None or kept[0] != source.number or seed != ctx.seed or not env.deterministic():
         return None
-    return kept
+    number, run_id, held = kept
+    try:
+        return number, run_id, restore(held)
+    except Exception as e:  # a model Keras does not load back: the seed run trains anew
+        ctx.reporter.message(
+            f"{live.cand.name}: seed {seed} trains anew, trial {number}'s model did not load "
+            f"back ({type(e).__name__}: {str(e)[:300]})"
+        )
+        return None
 
 
 def _take_over(

@@ -307,12 +307,15 @@ class Tracker:
         """
         return sum(self.end_stale(r.info.run_id) for r in self.running_children(parent))
 
-    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+    def log_params(self, run_id: str, params: Mapping[str, str], wait: bool = True) -> None:
+        """Log `params`; with `wait=False` asynchronously, as `log_metrics` does."""
         from mlflow.entities import Param
 
         items = [Param(_key(k), str(v)[:6000]) for k, v in params.items()]
         for i in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[i : i + 100])
+            done = self.client.log_batch(run_id, params=items[i : i + 100], synchronous=wait)
+            if not wait and done is not None:
+                self.pending.setdefault(run_id, []).append(done)
 
     def log_metrics(
         self, run_id: str, metrics: Mapping[str, float], step: int = 0, wait: bool = True

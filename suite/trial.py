@@ -7,9 +7,13 @@ model, fit it with the callbacks the caller passes, and score it.
 
 from __future__ import annotations
 
+import gc
+import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from suite.budget import tail_metrics
@@ -19,6 +23,50 @@ from suite.spec.schema import Benchmark
 from suite.tasks import TASKS, Task
 
 LATENCY_BATCH = 32  # the fixed batch on which seed runs measure inference latency
+
+# Within `collecting()`, once settled: each training freezes what its collection leaves.
+_freezing = [False]
+
+
+@contextmanager
+def collecting() -> Iterator[Callable[[], None]]:
+    """Garbage collection for a process that trains many models, as `runner.run` does.
+
+    Until `settle()` (call it once the libraries are imported and the stores open) no
+    automatic collection runs: each would rescan every object start-up built so far (about
+    1.3 s of a run's start-up). `settle()` collects and freezes what lives on; from then on
+    each training collects the previous one's objects and freezes what survives (the graphs
+    TensorFlow keeps for every traced train step among them, tensorflow/tensorflow#97697),
+    so no collection scans an object twice. On exit, collection is as it was and whatever
+    was frozen is the collector's again."""
+    was = gc.isenabled()
+    gc.disable()
+
+    def settle() -> None:
+        gc.collect()
+        gc.freeze()
+        _freezing[0] = True
+        if was:
+            gc.enable()
+
+    try:
+        yield settle
+    finally:
+        _freezing[0] = False
+        gc.unfreeze()
+        if was:
+            gc.enable()
+
+
+def fresh_session() -> None:
+    """Reset Keras' global state and collect the previous training's objects (frozen
+    afterwards within `collecting()`)."""
+    import keras
+
+    keras.backend.clear_session(free_memory=False)
+    gc.collect()
+    if _freezing[0]:
+        gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -30,6 +78,33 @@ class TrialResult:
     inputs: Any  # suite.text.cache.Prepared: the data as the model saw it, its tokenizer
     params: int  # trainable parameters
     artifacts: dict[str, str]  # the task's text artifacts (path -> text), e.g. a sample
+
+
+@dataclass(frozen=True)
+class Held:
+    """A training kept for later as its saved `.keras` file and its result without the model:
+    no live model, nor its memory on the device, outlives the training that made it."""
+
+    keras_file: bytes
+    result: TrialResult  # model=None
+
+
+def hold(done: TrialResult) -> Held:
+    """`done` with its model saved (weights, optimizer state, compile settings)."""
+    with tempfile.TemporaryDirectory(prefix="suite-held-") as folder:
+        path = Path(folder) / "model.keras"
+        done.model.save(path)
+        return Held(path.read_bytes(), replace(done, model=None))
+
+
+def restore(held: Held) -> TrialResult:
+    """The held training with its model loaded again, as it was saved."""
+    from suite.blocks.saved import load_model
+
+    with tempfile.TemporaryDirectory(prefix="suite-held-") as folder:
+        path = Path(folder) / "model.keras"
+        path.write_bytes(held.keras_file)
+        return replace(held.result, model=load_model(path))
 
 
 def load_data(bench: Benchmark) -> Dataset:
@@ -97,12 +172,10 @@ def train(
 ) -> TrialResult:
     """Build and fit the model of `concrete` on `prep` with `seed`; `on_built(model)` runs
     before the fit (e.g. to record its size)."""
-    import keras
-
     from suite.train import fit, set_precision, set_seed
 
     bound = task_for(task, data, prep)
-    keras.backend.clear_session()  # the previous trial's graph and weights go
+    fresh_session()  # the previous trial's graph and weights go
     set_seed(seed)
     set_precision(concrete.train)
     model = build(bound, prep, concrete.model.layers, name)

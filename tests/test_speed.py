@@ -114,3 +114,98 @@ def test_fashion_mnist_is_decoded_once_then_read_from_the_cache(
     second = images.load_fashion_mnist([src], None)
     np.testing.assert_array_equal(second.y_train, (first.y_train + 1) % 10)
     np.testing.assert_array_equal(second.x_test, first.x_test)
+
+
+def _tiny_model(seed: int = 0) -> object:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _xy() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(32, 4)).astype("float32"), rng.integers(0, 3, 32)
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_between_trainings_garbage_goes_and_survivors_are_frozen_until_the_end() -> None:
+    import gc
+    import weakref
+
+    from suite.trial import collecting, fresh_session
+
+    x, y = _xy()
+    enabled = gc.isenabled()
+    with collecting() as settle:
+        assert not gc.isenabled()  # no automatic collection while start-up builds objects
+        settle()
+        assert gc.isenabled() == enabled and gc.get_freeze_count() > 0
+        model = _tiny_model()
+        model.fit(x, y, epochs=1, verbose=0)
+        gone = weakref.ref(model)
+        alive = _Cycle()  # alive at the next collection: frozen with the survivors
+        pinned = weakref.ref(alive)
+        del model
+        fresh_session()
+        assert gone() is None  # the previous training's model is collected
+        assert len(gc.get_objects()) < 1000  # what survived is frozen: not scanned again
+        del alive
+        fresh_session()
+        assert pinned() is not None  # a frozen cycle waits for the end of `collecting`
+    assert gc.get_freeze_count() == 0 and gc.isenabled() == enabled
+    gc.collect()
+    assert pinned() is None
+
+
+def test_a_held_training_keeps_no_live_model_and_restores_the_same_one() -> None:
+    from suite.train import FitResult
+    from suite.trial import TrialResult, hold, restore
+
+    x, y = _xy()
+    model = _tiny_model()
+    model.fit(x, y, epochs=2, verbose=0)
+    fit = FitResult({"loss": [1.0, 0.9]}, 2, 1, {"loss": 0.9}, 0.1, 0.05, 100.0, "completed")
+    held = hold(TrialResult(model, fit, None, 15, {"sample.txt": "x"}))
+    assert held.result.model is None and held.keras_file[:2] == b"PK"  # a .keras zip
+    back = restore(held)
+    assert back.fit == fit and back.params == 15 and back.artifacts == {"sample.txt": "x"}
+    np.testing.assert_array_equal(back.model.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert back.model.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+    # the optimizer's state came back too: one more step moves both models alike
+    model.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    back.model.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    np.testing.assert_allclose(back.model.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def _epoch_counts(every_s: float) -> list[object]:
+    """The count stored after each of 3 epochs, then after training."""
+    import keras
+    import optuna
+
+    from suite.search import epoch_counter
+    from suite.search.adapter import trial_id
+    from suite.search.studies import EPOCHS
+
+    x, y = _xy()
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage())
+    counter = epoch_counter(study, trial_id(study.ask()), every_s)
+    written: list[object] = []
+
+    class Read(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            written.append(study.trials[0].user_attrs.get(EPOCHS))
+
+    _tiny_model().fit(x, y, epochs=3, verbose=0, callbacks=[counter, Read()])
+    return [*written, study.trials[0].user_attrs[EPOCHS]]
+
+
+def test_the_epoch_count_is_written_at_most_once_a_second_and_at_the_end() -> None:
+    assert _epoch_counts(0.0) == [1, 2, 3, 3]
+    assert _epoch_counts(3600.0) == [1, 1, 1, 3]
