@@ -79,6 +79,8 @@ def fail_stale(study: Any) -> list[int]:
 
     storage = adapter.storage_of(study)
     before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    if not before:
+        return []  # nothing runs: nothing is stale
     if _heartbeat(storage):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -180,17 +180,30 @@ def pruning_callback(trial: Any, monitor: str, negate: bool = False) -> Any:
     return Pruning()
 
 
-def epoch_counter(study: Any, trial_id: int) -> Any:
-    """A Keras callback recording the epochs trained in the trial (for the epoch budget)."""
+def epoch_counter(study: Any, trial_id: int, every_s: float = 1.0) -> Any:
+    """A Keras callback recording the epochs trained in the trial (for the epoch budget): at
+    the end of training, and after an epoch when the last write is `every_s` seconds old (a
+    killed trial's count may miss the epochs of its last `every_s` seconds)."""
     import keras
 
     class EpochCount(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
             self.epochs = 0
+            self.written = 0
+            self.at = -math.inf
 
         def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
             self.epochs += 1
+            if time.monotonic() - self.at >= every_s:
+                self.write()
+
+        def on_train_end(self, logs: Mapping[str, float] | None = None) -> None:
+            if self.epochs != self.written:
+                self.write()
+
+        def write(self) -> None:
             adapter.storage_of(study).set_trial_user_attr(trial_id, EPOCHS, self.epochs)
+            self.written, self.at = self.epochs, time.monotonic()
 
     return EpochCount()
