@@ -5,6 +5,7 @@ and dataset inputs; the champion registered when the candidate finishes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import traceback
@@ -195,13 +196,14 @@ def objective(ctx: Context, live: Live) -> Any:
         )
         trial.set_user_attr("mlflow_run_id", run_id)
         ctx.reporter.trial(trial.number, max_epochs(cand))
+        counter = epoch_counter(study, adapter.trial_id(trial))
         try:
             concrete = cand.concrete(params)
             ctx.tracker.log_params(  # stored while the model trains
                 run_id, track.run_params(concrete.model_dump(mode="json"), params), wait=False
             )
             log_data(ctx, run_id, ("train", "val"))
-            callbacks: list[Any] = [epoch_counter(study, adapter.trial_id(trial))]
+            callbacks: list[Any] = [counter]
             pruner = None
             if prune:
                 negate = direction_of(watched) != study.directions[0].name.lower()
@@ -245,6 +247,9 @@ def objective(ctx: Context, live: Live) -> Any:
             ctx.tracker.log_text(run_id, traceback.format_exc(), "error.txt")
             ctx.tracker.end(run_id, "FAILED")
             raise
+        finally:  # a training stopped by an error or an interrupt: its epochs still count
+            with contextlib.suppress(Exception):
+                counter.store()
 
     return objective
 

@@ -182,8 +182,9 @@ def pruning_callback(trial: Any, monitor: str, negate: bool = False) -> Any:
 
 def epoch_counter(study: Any, trial_id: int, every_s: float = 1.0) -> Any:
     """A Keras callback recording the epochs trained in the trial (for the epoch budget): at
-    the end of training, and after an epoch when the last write is `every_s` seconds old (a
-    killed trial's count may miss the epochs of its last `every_s` seconds)."""
+    the end of training, after an epoch when the last write is `every_s` seconds old, and
+    when `store()` is called (do so when training stops with an error or an interrupt; a
+    killed process's count may miss the epochs of its last `every_s` seconds)."""
     import keras
 
     class EpochCount(keras.callbacks.Callback):
@@ -199,6 +200,10 @@ def epoch_counter(study: Any, trial_id: int, every_s: float = 1.0) -> Any:
                 self.write()
 
         def on_train_end(self, logs: Mapping[str, float] | None = None) -> None:
+            self.store()
+
+        def store(self) -> None:
+            """Write the count unless it is written already."""
             if self.epochs != self.written:
                 self.write()
 
