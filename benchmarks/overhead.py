@@ -493,7 +493,7 @@ def pieces(bench: Any, reps: int) -> list[tuple[str, float, str]]:
         counter = epoch_counter(study, trial._trial_id)
         out.append(
             (
-                "epoch counter (trial user attribute, for the epoch budget)",
+                "epoch counter (for the epoch budget; written at most once a second)",
                 per_call(lambda: counter.on_epoch_end(0, dict(logs)), reps),
                 "epoch",
             )

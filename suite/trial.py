@@ -37,8 +37,10 @@ def collecting() -> Iterator[Callable[[], None]]:
     1.3 s of a run's start-up). `settle()` collects and freezes what lives on; from then on
     each training collects the previous one's objects and freezes what survives (the graphs
     TensorFlow keeps for every traced train step among them, tensorflow/tensorflow#97697),
-    so no collection scans an object twice. On exit, collection is as it was and whatever
-    was frozen is the collector's again."""
+    so no collection scans an object twice. Frozen objects stay frozen for the life of the
+    process: one that dies later in a reference cycle is not collected (about 8,000 small
+    objects a run, measured); unfreezing them at the end would make every later collection of
+    a long-lived process (a notebook, the tests) rescan all of them."""
     was = gc.isenabled()
     gc.disable()
 
@@ -53,7 +55,6 @@ def collecting() -> Iterator[Callable[[], None]]:
         yield settle
     finally:
         _freezing[0] = False
-        gc.unfreeze()
         if was:
             gc.enable()
 

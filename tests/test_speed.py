@@ -130,12 +130,7 @@ def _xy() -> tuple[np.ndarray, np.ndarray]:
     return rng.normal(size=(32, 4)).astype("float32"), rng.integers(0, 3, 32)
 
 
-class _Cycle:
-    def __init__(self) -> None:
-        self.me = self
-
-
-def test_between_trainings_garbage_goes_and_survivors_are_frozen_until_the_end() -> None:
+def test_between_trainings_garbage_goes_and_survivors_are_frozen() -> None:
     import gc
     import weakref
 
@@ -150,18 +145,14 @@ def test_between_trainings_garbage_goes_and_survivors_are_frozen_until_the_end()
         model = _tiny_model()
         model.fit(x, y, epochs=1, verbose=0)
         gone = weakref.ref(model)
-        alive = _Cycle()  # alive at the next collection: frozen with the survivors
-        pinned = weakref.ref(alive)
         del model
         fresh_session()
         assert gone() is None  # the previous training's model is collected
         assert len(gc.get_objects()) < 1000  # what survived is frozen: not scanned again
-        del alive
-        fresh_session()
-        assert pinned() is not None  # a frozen cycle waits for the end of `collecting`
-    assert gc.get_freeze_count() == 0 and gc.isenabled() == enabled
-    gc.collect()
-    assert pinned() is None
+    assert gc.isenabled() == enabled
+    frozen = gc.get_freeze_count()
+    fresh_session()  # outside `collecting`: collects, freezes nothing
+    assert gc.get_freeze_count() <= frozen  # (frozen objects freed by refcount leave it)
 
 
 def test_a_held_training_keeps_no_live_model_and_restores_the_same_one() -> None:
