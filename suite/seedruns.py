@@ -218,11 +218,10 @@ def _trained_already(
 ) -> tuple[int, str, TrialResult] | None:
     """The training this seed run would repeat, when this process still holds it: the trial
     `source` itself (its number, run id and training), trained with the same configuration and
-    `seed` under deterministic ops (bit for bit what a new training gives)."""
-    from suite import env
-
+    `seed` under deterministic ops (bit for bit what a new training gives; the search holds a
+    trial only then, `suite.runs.may_take_over`)."""
     kept = ctx.kept.get(live.cand.name)
-    if kept is None or kept[0] != source.number or seed != ctx.seed or not env.deterministic():
+    if kept is None or kept[0] != source.number or seed != ctx.seed:
         return None
     number, run_id, held = kept
     try:
