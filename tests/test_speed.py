@@ -200,3 +200,58 @@ def _epoch_counts(every_s: float) -> list[object]:
 def test_the_epoch_count_is_written_at_most_once_a_second_and_at_the_end() -> None:
     assert _epoch_counts(0.0) == [1, 2, 3, 3]
     assert _epoch_counts(3600.0) == [1, 1, 1, 3]
+
+
+def _modes(path: Path) -> tuple[str, int]:
+    """(journal mode of the file, synchronous level of a new SQLAlchemy connection to it)."""
+    import sqlite3
+    from contextlib import closing
+
+    import sqlalchemy
+
+    with closing(sqlite3.connect(path)) as conn:
+        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            sync = int(conn.exec_driver_sql("PRAGMA synchronous").scalar())
+    finally:
+        engine.dispose()
+    return journal, sync
+
+
+def test_the_stores_commit_through_a_write_ahead_log_without_a_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    import optuna
+
+    from suite import stores
+
+    monkeypatch.setenv("SUITE_RESULTS_DIR", str(tmp_path / "results"))
+    for var in ("MLFLOW_TRACKING_URI", "SUITE_OPTUNA_STORAGE"):
+        monkeypatch.delenv(var, raising=False)
+    storage = stores.make_storage(stores.default_storage())
+    client = stores.tracking_client()
+    # NORMAL (1): a commit appends to the log and returns; FULL (2), SQLite's default, flushes
+    assert _modes(tmp_path / "results" / "optuna.db") == ("wal", 1)
+    assert _modes(tmp_path / "results" / "mlflow.db") == ("wal", 1)
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.tell(study.ask(), 1.0)
+    assert client.create_experiment("e")
+    # a store the suite did not open keeps SQLite's defaults
+    with closing(sqlite3.connect(tmp_path / "other.db")) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    assert _modes(tmp_path / "other.db") == ("delete", 2)
+
+    # a store made before (rollback journal, with a study in it) is switched when opened
+    old = tmp_path / "old.db"
+    made = optuna.storages.RDBStorage(f"sqlite:///{old}")
+    optuna.create_study(storage=made, study_name="kept")
+    made.engine.dispose()
+    assert _modes(old)[0] == "delete"
+    reopened = stores.make_storage(f"sqlite:///{old}")
+    assert _modes(old) == ("wal", 1)
+    assert [s.study_name for s in optuna.get_all_study_summaries(reopened)] == ["kept"]
