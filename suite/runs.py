@@ -96,7 +96,7 @@ def train_logged(
         monitor=spec.metric,
         direction=spec.resolved_direction,
         callbacks=[track.epoch_logger(ctx.tracker, run_id), ctx.reporter.callback(), *callbacks],
-        on_built=lambda m: ctx.tracker.log_metrics(run_id, {"params": count_params(m)}),
+        on_built=lambda m: ctx.tracker.log_metrics(run_id, {"params": count_params(m)}, wait=False),
     )
     log_artifacts(ctx, run_id, done)
     return done
@@ -138,20 +138,22 @@ def log_data(ctx: Context, run_id: str, splits: tuple[str, ...]) -> None:
     ctx.tracker.log_inputs(run_id, ctx.inputs[splits])
 
 
-def log_model(ctx: Context, run_id: str, done: TrialResult) -> None:
+def log_model(ctx: Context, run_id: str, done: TrialResult) -> str:
     """The run's model in MLflow's format: a text classifier takes raw strings (its tokenizer
     inside); any other model takes what it trained on, with one example of it (other text
-    tasks keep their fitted tokenizer beside, as the artifact `tokenizer/`)."""
+    tasks keep their fitted tokenizer beside, as the artifact `tokenizer/`). Its model id."""
     prep, raw = done.inputs, ctx.data
     if prep.tokenizer is not None and raw.target == "class" and raw.train.x.dtype == object:
         texts = [str(t) for t in raw.train.x[:2]]
-        ctx.tracker.log_text_model(run_id, done.model, prep.tokenizer.folder, raw.classes, texts)
-        return
+        return ctx.tracker.log_text_model(
+            run_id, done.model, prep.tokenizer.folder, raw.classes, texts
+        )
     x = prep.data.train.x
     example = {k: v[:1] for k, v in x.items()} if isinstance(x, dict) else x[:1]
-    ctx.tracker.log_model(run_id, done.model, example)
+    model_id = ctx.tracker.log_model(run_id, done.model, example)
     if prep.tokenizer is not None:
         ctx.tracker.log_dir(run_id, prep.tokenizer.folder, "tokenizer")
+    return model_id
 
 
 def register_champion(ctx: Context, live: Live) -> None:
@@ -210,27 +212,30 @@ def objective(ctx: Context, live: Live) -> Any:
                 pruner = pruning_callback(trial, watched, negate)
                 callbacks.append(pruner)
             done = train_logged(ctx, cand, concrete, run_id, ctx.seed, callbacks)
-            ctx.tracker.log_metrics(run_id, summary_metrics(done.fit, metric))
+            summary = summary_metrics(done.fit, metric)
             if done.fit.stop == "nan":
+                ctx.tracker.log_metrics(run_id, summary, wait=False)  # stored as the run ends
                 raise FloatingPointError(f"the loss became NaN at epoch {done.fit.epochs}")
             if pruner is not None and pruner.pruned_at is not None:
+                ctx.tracker.log_metrics(run_id, summary, wait=False)
                 ctx.tracker.set_tags(run_id, {track.STATE: "PRUNED"})
                 ctx.tracker.rename(run_id, f"{cand.name}/trial-{trial.number} (pruned)")
                 ctx.tracker.end(run_id)
                 raise Pruned(pruner.pruned_at, pruner.value)
             values = goal_values(goals, done, concrete.train.batch_size)
             if len(goals) > 1:
-                ctx.tracker.log_metrics(
-                    run_id, {f"objective.{m}": v for (m, _), v in zip(goals, values, strict=True)}
-                )
+                summary |= {f"objective.{m}": v for (m, _), v in zip(goals, values, strict=True)}
             best = is_best(study, values[0])
+            model_id = None
             if best or (len(goals) > 1 and on_front(study, values)):
-                log_model(ctx, run_id, done)
+                model_id = log_model(ctx, run_id, done)
+            # queued, stored as the run ends; with its model's id, they are the model's metrics
+            ctx.tracker.log_metrics(run_id, summary, wait=False, model_id=model_id)
             if best:
                 ctx.tracker.set_tags(parent, {"suite.best_run": run_id})
                 if may_take_over(ctx):
                     ctx.kept[cand.name] = (trial.number, run_id, hold(done))
-            ctx.tracker.set_tags(run_id, {track.STATE: "COMPLETE"})
+            ctx.tracker.tag_batch(run_id, {track.STATE: "COMPLETE"}, wait=False)
             ctx.tracker.end(run_id)
             return values if len(goals) > 1 else values[0]
         except Pruned:

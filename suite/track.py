@@ -318,16 +318,22 @@ class Tracker:
                 self.pending.setdefault(run_id, []).append(done)
 
     def log_metrics(
-        self, run_id: str, metrics: Mapping[str, float], step: int = 0, wait: bool = True
+        self,
+        run_id: str,
+        metrics: Mapping[str, float],
+        step: int = 0,
+        wait: bool = True,
+        model_id: str | None = None,
     ) -> None:
         """Log `metrics` at `step`; with `wait=False` through MLflow's asynchronous logging
-        (a background queue), written by the time `flush` or `end` of the run returns."""
+        (a background queue), written by the time `flush` or `end` of the run returns. With
+        `model_id`, they are also the metrics of that logged model."""
         import time
 
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        items = [Metric(k, float(v), now, step, model_id=model_id) for k, v in metrics.items()]
         for i in range(0, len(items), 1000):
             done = _shared_write(
                 self.client.log_batch, run_id, metrics=items[i : i + 1000], synchronous=wait
@@ -345,13 +351,14 @@ class Tracker:
         for k, v in tags.items():
             _shared_write(self.client.set_tag, run_id, k, v)
 
-    def tag_batch(self, run_id: str, tags: Mapping[str, str]) -> None:
-        """Set many tags in one call."""
+    def tag_batch(self, run_id: str, tags: Mapping[str, str], wait: bool = True) -> None:
+        """Set many tags in one call; with `wait=False` asynchronously, as `log_metrics` does."""
         from mlflow.entities import RunTag
 
-        _shared_write(
-            self.client.log_batch, run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()]
-        )
+        items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        done = _shared_write(self.client.log_batch, run_id, tags=items, synchronous=wait)
+        if not wait and done is not None:
+            self.pending.setdefault(run_id, []).append(done)
 
     def log_inputs(self, run_id: str, inputs: Sequence[Any]) -> None:
         """Dataset inputs (see `dataset_inputs`) in one call."""
