@@ -82,8 +82,11 @@ def fast_commits(path: Path) -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    key = str(path.resolve())
+    if key in _FAST:  # opened before in this process
+        return
     write_ahead(path)
-    _FAST.add(str(path.resolve()))
+    _FAST.add(key)
     if not event.contains(Engine, "connect", _on_connect):
         event.listen(Engine, "connect", _on_connect)
 
@@ -107,7 +110,7 @@ def create_whole(path: Path, make: Callable[[str], None]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         make(f"sqlite:///{tmp}")
-        write_ahead(tmp)
+        write_ahead(tmp)  # while no other process can hold it busy
         try:
             os.link(tmp, path)  # atomic, and never replaces a store another process made
         except FileExistsError:

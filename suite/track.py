@@ -314,8 +314,7 @@ class Tracker:
         items = [Param(_key(k), str(v)[:6000]) for k, v in params.items()]
         for i in range(0, len(items), 100):
             done = self.client.log_batch(run_id, params=items[i : i + 100], synchronous=wait)
-            if not wait and done is not None:
-                self.pending.setdefault(run_id, []).append(done)
+            self._queued(run_id, done)
 
     def log_metrics(
         self,
@@ -338,8 +337,12 @@ class Tracker:
             done = _shared_write(
                 self.client.log_batch, run_id, metrics=items[i : i + 1000], synchronous=wait
             )
-            if not wait and done is not None:
-                self.pending.setdefault(run_id, []).append(done)
+            self._queued(run_id, done)
+
+    def _queued(self, run_id: str, done: Any) -> None:
+        """Keep an asynchronous write's future (None for a synchronous one) for `flush`."""
+        if done is not None:
+            self.pending.setdefault(run_id, []).append(done)
 
     def flush(self, run_id: str | None = None) -> None:
         """Wait until the asynchronous writes of `run_id` (None: of every run) are stored."""
@@ -356,9 +359,9 @@ class Tracker:
         from mlflow.entities import RunTag
 
         items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
-        done = _shared_write(self.client.log_batch, run_id, tags=items, synchronous=wait)
-        if not wait and done is not None:
-            self.pending.setdefault(run_id, []).append(done)
+        self._queued(
+            run_id, _shared_write(self.client.log_batch, run_id, tags=items, synchronous=wait)
+        )
 
     def log_inputs(self, run_id: str, inputs: Sequence[Any]) -> None:
         """Dataset inputs (see `dataset_inputs`) in one call."""
