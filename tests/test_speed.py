@@ -255,3 +255,36 @@ def test_the_stores_commit_through_a_write_ahead_log_without_a_flush(
     reopened = stores.make_storage(f"sqlite:///{old}")
     assert _modes(old) == ("wal", 1)
     assert [s.study_name for s in optuna.get_all_study_summaries(reopened)] == ["kept"]
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_the_best_so_far_query_agrees_with_reading_every_trial(
+    tmp_path: Path, direction: str
+) -> None:
+    """`is_best` asks the storage for the best value of one objective (one query, not every
+    trial read again); several objectives still compare the first against every trial."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from suite.search import is_best
+    from suite.stores import make_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = make_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    one = optuna.create_study(study_name="one", storage=storage, direction=direction)
+    two = optuna.create_study(study_name="two", storage=storage, directions=[direction, direction])
+    assert is_best(one, 0.5) and is_best(two, 0.5)  # nothing completed yet
+    for study, values in ((one, [0.3, 0.7, 0.5]), (two, [[0.3, 0], [0.7, 0], [0.5, 0]])):
+        for v in values:
+            study.tell(study.ask(), v)
+        study.tell(study.ask(), state=TrialState.FAIL)
+        running = study.ask()  # the trial asking: not yet completed
+        up = direction == "maximize"
+        best = 0.7 if up else 0.3
+        better, worse = (best + 0.1, best - 0.1) if up else (best - 0.1, best + 0.1)
+        assert is_best(study, better)
+        assert not is_best(study, worse)
+        assert not is_best(study, best)  # a tie is not better
+        n = len(study.directions)
+        study.tell(running, [better] * n if n > 1 else better)
+        assert not is_best(study, better)  # the new best counts at once

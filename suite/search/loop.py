@@ -122,8 +122,9 @@ def run_search(
     start = time.monotonic()
     failures_in_a_row = 0
     while True:
-        fail_stale(study)
         now = tally(study)
+        if now.running and fail_stale(study):  # nothing runs: nothing is stale
+            now = tally(study)
         if now.counted >= trials:
             break
         if timeout is not None and time.monotonic() - start >= timeout:

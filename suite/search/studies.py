@@ -124,10 +124,16 @@ def is_best(study: Any, value: float) -> bool:
     """Better on the first objective than every completed trial so far."""
     from optuna.trial import TrialState
 
+    up = study.directions[0].name == "MAXIMIZE"
+    if len(study.directions) == 1:  # one query for the best (not every trial read again)
+        try:
+            best = study.best_value
+        except ValueError:  # none completed yet
+            return True
+        return value > best if up else value < best
     done = [t.values[0] for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
     if not done:
         return True
-    up = study.directions[0].name == "MAXIMIZE"
     return value > max(done) if up else value < min(done)
 
 
