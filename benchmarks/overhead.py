@@ -5,15 +5,18 @@ per epoch and per restart, beside a plain Keras script training the same models.
    a temporary results directory) and a plain script (imports Keras and the suite's spec
    loader and model builder, builds the same models for the same sampled parameters,
    compiles, fits; no Optuna, no MLflow), each a subprocess timed from Popen to exit,
-   interleaved. Each wall time is split into start-up, fit, outside fit, between trials and
-   end from the stores' timestamps (suite) or the script's own stamps (plain).
+   interleaved. The plain script runs twice: bare (it never frees a model), and freeing
+   (`keras.backend.clear_session()` before each model, as Keras' docs advise for models made
+   in a loop and KerasTuner does before each trial; the suite does the same). Each wall time
+   is split into start-up, fit, outside fit, between trials and end from the stores'
+   timestamps (suite) or the script's own stamps (plain).
 2. Start to first batch: Popen to the first new trial's first epoch, on a new results
    directory and on an existing one (the same spec run again with more trials).
 3. Per epoch: the callbacks' cost (MLflow epoch logger, Optuna pruning report, epoch counter),
    timed in this process beside the fixed pieces of a trial.
 4. Per restart: the same N-trial run with `--recycle-every R`.
 5. Profile: the run under cProfile, its top entries, its wall reconciled.
-6. The measured fixed costs extrapolated to trials of 1 s and 10 s.
+6. The measured fixed costs extrapolated to trials of 1 s and 10 s, against each plain script.
 
 Memory-triggered recycling is off in every run (SUITE_RECYCLE_MB=0): only `--recycle-every`
 restarts a process. Trials are tiny (256 MNIST-1D examples, 2 epochs) so the overhead shows.
@@ -93,9 +96,12 @@ PLAIN_CHILD = textwrap.dedent(
             if epoch == 0:
                 self.s = time.perf_counter() - self.t
 
+    free = sys.argv[3:] == ["free"]
     trials = []
     for p in params:
         start = time.time()
+        if free:  # as Keras' docs advise for models made in a loop; it collects garbage too
+            keras.backend.clear_session()
         keras.utils.set_random_seed(0)
         concrete = cand.concrete(p)
         prep = inputs(task, data, concrete)
@@ -240,11 +246,13 @@ def read_trials(results: Path) -> list[Trial]:
     return out
 
 
-def plain_run(spec_path: Path, params: list[dict[str, Any]], tmp: Path) -> Run:
-    """The plain script on the same spec and parameters, timed as the suite is."""
+def plain_run(spec_path: Path, params: list[dict[str, Any]], tmp: Path, free: bool = False) -> Run:
+    """The plain script on the same spec and parameters, timed as the suite is; with `free`,
+    it clears Keras' session (and collects garbage) before each model, as the suite does."""
     ps = tmp / "params.json"
     ps.write_text(json.dumps(params), encoding="utf-8")
-    t0, wall, out = launch([c.python(), "-c", PLAIN_CHILD, str(spec_path), str(ps)], tmp)
+    argv = [c.python(), "-c", PLAIN_CHILD, str(spec_path), str(ps), *(["free"] if free else [])]
+    t0, wall, out = launch(argv, tmp)
     line = next(x for x in out.stdout.splitlines() if x.startswith("PLAIN "))
     doc = json.loads(line[len("PLAIN ") :])
     trials = [
@@ -510,6 +518,7 @@ class Measured:
     n: int
     suites: list[Run]  # fresh results dirs
     plains: list[Run]
+    freeing: list[Run]  # the plain script clearing Keras' session before each model
     existing: Run  # `more` trials added in the results dir of suites[0]
     more: int
     recycled: Run  # fresh, --recycle-every `every`
@@ -526,17 +535,20 @@ def measure(spec_path: Path, tmp: Path, n: int, reps: int, more: int, every: int
     subprocess.run(warm, env=child_env(tmp), capture_output=True, check=True)
     suites: list[Run] = []
     plains: list[Run] = []
+    freeing: list[Run] = []
+    order = ("suite", "plain", "freeing")
     params: list[dict[str, Any]] = []
     for r in range(reps):
-        for who in ("suite", "plain") if r % 2 == 0 else ("plain", "suite"):
+        for who in order if r % 2 == 0 else order[::-1]:
             if who == "suite":
                 suites.append(suite_run(spec_path, tmp / f"fresh{r}", n))
                 params = params or [t.params for t in suites[-1].trials]
                 if r:
                     shutil.rmtree(tmp / f"fresh{r}", ignore_errors=True)
             else:
-                plains.append(plain_run(spec_path, params, tmp))
-            last = (suites if who == "suite" else plains)[-1]
+                runs = plains if who == "plain" else freeing
+                runs.append(plain_run(spec_path, params, tmp, free=who == "freeing"))
+            last = {"suite": suites, "plain": plains, "freeing": freeing}[who][-1]
             print(f"  rep {r + 1}/{reps} {who}: {last.wall:.1f} s", flush=True)
     existing = suite_run(spec_path, tmp / "fresh0", n + more)
     print(f"  existing results dir, {more} more trial(s): {existing.wall:.1f} s", flush=True)
@@ -545,7 +557,7 @@ def measure(spec_path: Path, tmp: Path, n: int, reps: int, more: int, every: int
     profile = tmp / "run.prof"
     profiled = suite_run(spec_path, tmp / "profiled", n, profile=profile)
     print(f"  under cProfile: {profiled.wall:.1f} s", flush=True)
-    return Measured(n, suites, plains, existing, more, recycled, every, profiled, profile)
+    return Measured(n, suites, plains, freeing, existing, more, recycled, every, profiled, profile)
 
 
 # ---------------------------------------------------------------- the figures
@@ -562,46 +574,68 @@ def med(runs: list[Run], part: str) -> float:
     return c.median([r.parts()[part] for r in runs])
 
 
-def report_wall(report: c.Report, m: Measured) -> float:
-    """Process start to exit, side by side; returns the fixed seconds per trial outside fit."""
-    n, suites, plains = m.n, m.suites, m.plains
+def outside_per_trial(m: Measured, plains: list[Run]) -> float:
+    """Seconds per trial the suite spends outside fit (in trials and between them) beyond
+    the plain script's."""
+    s, p = m.suites, plains
+    return (med(s, OUTSIDE) + med(s, BETWEEN) - med(p, OUTSIDE) - med(p, BETWEEN)) / m.n
+
+
+def report_wall(report: c.Report, m: Measured) -> dict[str, float]:
+    """Process start to exit, side by side; returns the fixed seconds per trial outside fit
+    against each plain script (bare: "plain"; clearing Keras' session: "freeing")."""
+    n, suites, plains, freeing = m.n, m.suites, m.plains, m.freeing
     rows = []
     for k in suites[0].parts():
-        s, p = med(suites, k), med(plains, k)
-        rows.append([k, f"{s:.2f}", f"{p:.2f}", f"{s - p:+.2f}"])
-    wall_s, wall_p = c.median([r.wall for r in suites]), c.median([r.wall for r in plains])
+        s, p, f = med(suites, k), med(plains, k), med(freeing, k)
+        rows.append([k, f"{s:.2f}", f"{p:.2f}", f"{f:.2f}", f"{s - p:+.2f}", f"{s - f:+.2f}"])
+    wall_s, wall_p, wall_f = (
+        c.median([r.wall for r in runs]) for runs in (suites, plains, freeing)
+    )
     rows.append(
-        ["wall (Popen -> exit)", f"{wall_s:.2f}", f"{wall_p:.2f}", f"{wall_s - wall_p:+.2f}"]
+        [
+            "wall (Popen -> exit)",
+            *(f"{w:.2f}" for w in (wall_s, wall_p, wall_f)),
+            f"{wall_s - wall_p:+.2f}",
+            f"{wall_s - wall_f:+.2f}",
+        ]
     )
     report.table(
         f"process start to exit, {n} trials x {EPOCHS} epochs, median of {len(suites)} "
-        "(seconds; suite: the stores' timestamps, plain: its own stamps)",
-        ["part", "suite run", "plain script", "suite - plain"],
+        "(seconds; suite: the stores' timestamps, plain: its own stamps; plain, freeing: the "
+        "plain script calling keras.backend.clear_session() before each model, as Keras' docs "
+        "advise for models made in a loop and KerasTuner does before each trial)",
+        ["part", "suite run", "plain script", "plain, freeing", "suite - plain", "suite - freeing"],
         rows,
     )
     fit_p = med(plains, FIT) / n
     diff = wall_s - wall_p
     report.add("suite run: process start to leaderboard", wall_s, "s", note=f"{n} trials")
     report.add("plain script: process start to exit", wall_p, "s")
-    report.add("difference", diff, "s", note=f"{1000 * diff / n:.0f} ms per trial")
+    report.add("plain script, freeing each model: process start to exit", wall_f, "s")
+    report.add("difference (suite - plain)", diff, "s", note=f"{1000 * diff / n:.0f} ms per trial")
     report.add(
         "overhead, % of the suite's wall time",
         100 * diff / wall_s,
         "%",
         note=f"{n} trials fitting {fit_p:.2f} s each, start-up included",
     )
-    outside = (
-        med(suites, OUTSIDE) + med(suites, BETWEEN) - med(plains, OUTSIDE) - med(plains, BETWEEN)
-    ) / n
+    fixed = {"plain": outside_per_trial(m, plains), "freeing": outside_per_trial(m, freeing)}
     trials = [t for r in suites for t in r.trials]
     saved = [t.end - t.start - t.fit_s for t in trials if t.saved]
     other = [t.end - t.start - t.fit_s for t in trials if not t.saved]
     report.add(
         "fixed cost per trial outside fit (suite - plain)",
-        1000 * outside,
+        1000 * fixed["plain"],
         "ms",
         note=f"suite's trials outside fit, median: {1000 * c.median(other):.0f} ms, "
         f"{1000 * c.median(saved):.0f} ms when saving the model ({len(saved)}/{len(trials)})",
+    )
+    report.add(
+        "fixed cost per trial outside fit (suite - plain, freeing)",
+        1000 * fixed["freeing"],
+        "ms",
+        note="the plain script pays the same clear_session and garbage collection per model",
     )
     first = [c.median([t.first_s for r in runs for t in r.trials]) for runs in (suites, plains)]
     rest = [
@@ -616,11 +650,16 @@ def report_wall(report: c.Report, m: Measured) -> float:
         f"{first[1]:.3f} s, each later one {rest[0]:.3f} vs {rest[1]:.3f} s",
     )
     report.add(
+        "fit per trial, suite - plain, freeing",
+        1000 * (med(suites, FIT) - med(freeing, FIT)) / n,
+        "ms",
+    )
+    report.add(
         "fit, an epoch after the first, suite - plain (callbacks + noise)",
         1000 * (rest[0] - rest[1]),
         "ms",
     )
-    return outside
+    return fixed
 
 
 def report_first_batch(report: c.Report, m: Measured) -> None:
@@ -776,18 +815,22 @@ def report_pieces(report: c.Report, bench: Any, reps: int) -> float:
     return per_epoch
 
 
-def report_goals(report: c.Report, fixed: float, per_epoch_ms: float) -> None:
-    """The fixed cost per trial and the cost per epoch as % of trials of 1 s and 10 s."""
-    fixed = max(fixed, 0.0)
-    for seconds, epochs, goal in ((1.0, 10, "<= 10"), (10.0, 10, "<= 2"), (10.0, 100, "")):
-        cost = fixed + epochs * per_epoch_ms / 1000
-        report.add(
-            f"overhead at {seconds:g} s trials of {epochs} epochs (extrapolated)",
-            100 * cost / (seconds + cost),
-            "%",
-            goal=goal,
-            note=f"{1000 * fixed:.0f} ms + {epochs} x {per_epoch_ms:.1f} ms per trial",
-        )
+def report_goals(report: c.Report, fixed: dict[str, float], per_epoch_ms: float) -> None:
+    """The fixed cost per trial and the cost per epoch as % of trials of 1 s and 10 s, against
+    each plain script."""
+    against = {"plain": "the plain script", "freeing": "the plain script freeing each model"}
+    for ref, label in against.items():
+        cost_0 = max(fixed[ref], 0.0)
+        for seconds, epochs, goal in ((1.0, 10, "<= 10"), (10.0, 10, "<= 2"), (10.0, 100, "")):
+            cost = cost_0 + epochs * per_epoch_ms / 1000
+            report.add(
+                f"overhead at {seconds:g} s trials of {epochs} epochs (extrapolated), "
+                f"against {label}",
+                100 * cost / (seconds + cost),
+                "%",
+                goal=goal,
+                note=f"{1000 * cost_0:.0f} ms + {epochs} x {per_epoch_ms:.1f} ms per trial",
+            )
 
 
 def main() -> None:
