@@ -635,7 +635,7 @@ def report_wall(report: c.Report, m: Measured) -> dict[str, float]:
         "fixed cost per trial outside fit (suite - plain, freeing)",
         1000 * fixed["freeing"],
         "ms",
-        note="the plain script pays the same clear_session and garbage collection per model",
+        note="that script's clear_session collects every object (the suite's only the unfrozen)",
     )
     first = [c.median([t.first_s for r in runs for t in r.trials]) for runs in (suites, plains)]
     rest = [
