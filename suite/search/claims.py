@@ -101,13 +101,9 @@ def fail_stale(study: Any) -> list[int]:
 
 
 def over_budget(study: Any, trial_id: int, trials: int) -> bool:
-    """Whether the trials ahead of this one (by id; queued ones too) already fill the budget.
-
-    Never on SQLite: no other process takes a place there, so the count before `ask` holds."""
+    """Whether the trials ahead of this one (by id; queued ones too) already fill the budget."""
     from optuna.trial import TrialState
 
-    if _single_process(adapter.storage_of(study)):
-        return False
     states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
     ahead = [
         t
