@@ -7,7 +7,8 @@ per epoch and per restart, beside a plain Keras script training the same models.
    compiles, fits; no Optuna, no MLflow), each a subprocess timed from Popen to exit,
    interleaved. The plain script runs twice: bare (it never frees a model), and freeing
    (`keras.backend.clear_session()` before each model, as Keras' docs advise for models made
-   in a loop and KerasTuner does before each trial; the suite does the same). Each wall time
+   in a loop and KerasTuner does before each trial; it collects every object, the suite only
+   what its last training left). Each wall time
    is split into start-up, fit, outside fit, between trials and end from the stores'
    timestamps (suite) or the script's own stamps (plain).
 2. Start to first batch: Popen to the first new trial's first epoch, on a new results
@@ -248,7 +249,7 @@ def read_trials(results: Path) -> list[Trial]:
 
 def plain_run(spec_path: Path, params: list[dict[str, Any]], tmp: Path, free: bool = False) -> Run:
     """The plain script on the same spec and parameters, timed as the suite is; with `free`,
-    it clears Keras' session (and collects garbage) before each model, as the suite does."""
+    it clears Keras' session (a full garbage collection) before each model."""
     ps = tmp / "params.json"
     ps.write_text(json.dumps(params), encoding="utf-8")
     argv = [c.python(), "-c", PLAIN_CHILD, str(spec_path), str(ps), *(["free"] if free else [])]
@@ -533,23 +534,19 @@ def measure(spec_path: Path, tmp: Path, n: int, reps: int, more: int, every: int
     # the libraries read once from disk, so the first timed process is not the cold one
     warm = [c.python(), "-c", "import keras, mlflow, optuna"]
     subprocess.run(warm, env=child_env(tmp), capture_output=True, check=True)
-    suites: list[Run] = []
-    plains: list[Run] = []
-    freeing: list[Run] = []
     order = ("suite", "plain", "freeing")
+    runs: dict[str, list[Run]] = {who: [] for who in order}
     params: list[dict[str, Any]] = []
     for r in range(reps):
         for who in order if r % 2 == 0 else order[::-1]:
             if who == "suite":
-                suites.append(suite_run(spec_path, tmp / f"fresh{r}", n))
-                params = params or [t.params for t in suites[-1].trials]
+                runs[who].append(suite_run(spec_path, tmp / f"fresh{r}", n))
+                params = params or [t.params for t in runs[who][-1].trials]
                 if r:
                     shutil.rmtree(tmp / f"fresh{r}", ignore_errors=True)
             else:
-                runs = plains if who == "plain" else freeing
-                runs.append(plain_run(spec_path, params, tmp, free=who == "freeing"))
-            last = {"suite": suites, "plain": plains, "freeing": freeing}[who][-1]
-            print(f"  rep {r + 1}/{reps} {who}: {last.wall:.1f} s", flush=True)
+                runs[who].append(plain_run(spec_path, params, tmp, free=who == "freeing"))
+            print(f"  rep {r + 1}/{reps} {who}: {runs[who][-1].wall:.1f} s", flush=True)
     existing = suite_run(spec_path, tmp / "fresh0", n + more)
     print(f"  existing results dir, {more} more trial(s): {existing.wall:.1f} s", flush=True)
     recycled = suite_run(spec_path, tmp / "recycled", n, ("--recycle-every", str(every)))
@@ -557,7 +554,18 @@ def measure(spec_path: Path, tmp: Path, n: int, reps: int, more: int, every: int
     profile = tmp / "run.prof"
     profiled = suite_run(spec_path, tmp / "profiled", n, profile=profile)
     print(f"  under cProfile: {profiled.wall:.1f} s", flush=True)
-    return Measured(n, suites, plains, freeing, existing, more, recycled, every, profiled, profile)
+    return Measured(
+        n,
+        runs["suite"],
+        runs["plain"],
+        runs["freeing"],
+        existing,
+        more,
+        recycled,
+        every,
+        profiled,
+        profile,
+    )
 
 
 # ---------------------------------------------------------------- the figures

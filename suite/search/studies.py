@@ -130,11 +130,13 @@ def is_best(study: Any, value: float) -> bool:
             best = study.best_value
         except ValueError:  # none completed yet
             return True
-        return value > best if up else value < best
-    done = [t.values[0] for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    if not done:
-        return True
-    return value > max(done) if up else value < min(done)
+    else:
+        states = (TrialState.COMPLETE,)
+        done = [t.values[0] for t in study.get_trials(deepcopy=False, states=states)]
+        if not done:
+            return True
+        best = max(done) if up else min(done)
+    return value > best if up else value < best
 
 
 def on_front(study: Any, values: Sequence[float]) -> bool:
