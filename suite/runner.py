@@ -7,6 +7,7 @@ they share each candidate's study, its MLflow parent run and the queue of its se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,14 @@ from pathlib import Path
 from suite import env, parents, references, stores, track, transfer
 from suite.data import Dataset
 from suite.progress import Reporter
-from suite.runs import Context, Live, objective, register_champion, sampler_identity
+from suite.runs import (
+    Context,
+    Live,
+    log_best,
+    objective,
+    register_champion,
+    sampler_identity,
+)
 from suite.search import (
     Outcome,
     fail_stale,
@@ -335,6 +343,7 @@ def _run(
                 live = _open(ctx, cand, budget, storage)
                 lives.append(live)
                 _search(ctx, live, wait=False)
+                log_best(ctx, live)
                 if live.error is None and tally(live.study).running == 0:
                     seed_runs(ctx, live)
                     summaries[cand.name] = _finish(ctx, live, "FINISHED")
@@ -343,6 +352,7 @@ def _run(
                     continue
                 if live.error is None:
                     _search(ctx, live, wait=True)
+                    log_best(ctx, live)
                 if live.error is None:
                     seed_runs(ctx, live)
                 summaries[live.cand.name] = _finish(ctx, live, "FINISHED")
@@ -350,8 +360,12 @@ def _run(
         except KeyboardInterrupt:
             for live in lives:
                 if not live.done:
+                    log_best(ctx, live)
                     _finish(ctx, live, "KILLED")
             raise
-        finally:
+        finally:  # stopped otherwise (recycled, a full disk, an error): the best models go
+            for live in lives:
+                with contextlib.suppress(Exception):
+                    log_best(ctx, live)
             reporter.stop()
     return [summaries[live.cand.name] for live in lives]

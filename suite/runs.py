@@ -32,6 +32,7 @@ from suite.trial import (
     count_params,
     goal_values,
     hold,
+    restore,
     summary_metrics,
 )
 from suite.trial import inputs as trial_inputs
@@ -70,9 +71,21 @@ class Context:
     recycle: Callable[[], None] | None = None  # before each training: may raise Recycle
     rerun_failed: bool = False  # retry only the failed trials (and seed runs)
     inputs: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)  # dataset inputs
-    # each candidate's best trial so far in this process: (number, run id, its training), for
-    # the seed run that would repeat it (suite.seedruns)
-    kept: dict[str, tuple[int, str, Held]] = field(default_factory=dict)
+    # each candidate's best trial so far in this process (see `Best`)
+    kept: dict[str, Best] = field(default_factory=dict)
+
+
+@dataclass
+class Best:
+    """A candidate's best trial so far in this process, its training held (suite.trial.Held).
+    Its model is logged once, when the search stops (`log_best`): a trial beaten later in the
+    search costs a `.keras` save, not an MLflow model. The seed run that would repeat it may
+    take it over (suite.seedruns)."""
+
+    number: int
+    run_id: str
+    held: Held
+    logged: bool = False  # its model is in MLflow (or failed to go there, reported)
 
 
 def train_logged(
@@ -156,6 +169,24 @@ def log_model(ctx: Context, run_id: str, done: TrialResult) -> str:
     return model_id
 
 
+def log_best(ctx: Context, live: Live) -> None:
+    """Log the model of the candidate's best trial held by this process (`Best`), once; a
+    model that fails to go is reported, the trial's results stand. Call it when the search
+    stops, however it stops, before the seed runs and the champion."""
+    best = ctx.kept.get(live.cand.name)
+    if best is None or best.logged:
+        return
+    best.logged = True
+    try:
+        log_model(ctx, best.run_id, restore(best.held))
+    except Exception as e:
+        disk.reraise(e)
+        ctx.reporter.message(
+            f"{live.cand.name}: trial {best.number}'s model not logged: {type(e).__name__}: "
+            f"{str(e)[:300]}"
+        )
+
+
 def register_champion(ctx: Context, live: Live) -> None:
     """The candidate's champion in the Model Registry (`<benchmark>.<candidate>@champion`);
     a registry that refuses is reported, the results stand."""
@@ -227,14 +258,16 @@ def objective(ctx: Context, live: Live) -> Any:
                 summary |= {f"objective.{m}": v for (m, _), v in zip(goals, values, strict=True)}
             best = is_best(study, values[0])
             model_id = None
-            if best or (len(goals) > 1 and on_front(study, values)):
-                model_id = log_model(ctx, run_id, done)
+            if len(goals) > 1 and (best or on_front(study, values)):
+                model_id = log_model(ctx, run_id, done)  # every point of the front keeps one
             # queued, stored as the run ends; with its model's id, they are the model's metrics
+            # (a model logged later links the run's metrics itself)
             ctx.tracker.log_metrics(run_id, summary, wait=False, model_id=model_id)
             if best:
                 ctx.tracker.set_tags(parent, {"suite.best_run": run_id})
-                if may_take_over(ctx):
-                    ctx.kept[cand.name] = (trial.number, run_id, hold(done))
+                if len(goals) == 1 or may_take_over(ctx):
+                    held = hold(done)
+                    ctx.kept[cand.name] = Best(trial.number, run_id, held, model_id is not None)
             ctx.tracker.tag_batch(run_id, {track.STATE: "COMPLETE"}, wait=False)
             ctx.tracker.end(run_id)
             return values if len(goals) > 1 else values[0]

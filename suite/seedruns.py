@@ -16,6 +16,7 @@ from suite.runs import (
     log_data,
     log_model,
     max_epochs,
+    may_take_over,
     prepared_inputs,
     train_logged,
     worker_label,
@@ -221,11 +222,11 @@ def _trained_already(
     `seed` under deterministic ops (bit for bit what a new training gives; the search holds a
     trial only then, `suite.runs.may_take_over`)."""
     kept = ctx.kept.get(live.cand.name)
-    if kept is None or kept[0] != source.number or seed != ctx.seed:
+    if kept is None or kept.number != source.number or seed != ctx.seed or not may_take_over(ctx):
         return None
-    number, run_id, held = kept
+    number = kept.number
     try:
-        return number, run_id, restore(held)
+        return number, kept.run_id, restore(kept.held)
     except Exception as e:  # a model Keras does not load back: the seed run trains anew
         ctx.reporter.message(
             f"{live.cand.name}: seed {seed} trains anew, trial {number}'s model did not load "

@@ -68,6 +68,12 @@ def test_champions_are_registered_and_load_in_a_fresh_process(
         parent = next(r for r in mine if r.data.tags["suite.kind"] == "candidate")
         seeds = [r for r in mine if r.data.tags["suite.kind"] == "seed"]
         best_trial = client.get_run(parent.data.tags["suite.best_run"])
+        # the search logs the model of its best trial only: one beaten later keeps none
+        trials = [r for r in mine if r.data.tags["suite.kind"] == "trial"]
+        assert len(trials) == 2
+        assert {r.info.run_id for r in trials if MODEL_ID in r.data.tags} == {
+            best_trial.info.run_id
+        }
         # every seed run and the best trial log an MLflow model, linked as the run's output
         for run in [*seeds, best_trial]:
             model_id = run.data.tags[MODEL_ID]

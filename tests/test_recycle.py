@@ -58,4 +58,7 @@ def test_a_worker_recycled_after_every_trial_finishes_the_budget_exactly(tmp_pat
     trials = [r for r in runs if r.data.tags.get("suite.kind") == "trial"]
     assert sorted(int(r.data.tags["suite.trial"]) for r in trials) == [0, 1, 2]
     assert {r.info.status for r in runs} == {"FINISHED"}  # the parent run too
+    # the best trial's model, logged by the process that trained it (as it recycled, or last)
+    best = client.get_run(study.best_trial.user_attrs["mlflow_run_id"])
+    assert "suite.model_id" in best.data.tags
     assert sum(r.data.tags.get("suite.kind") == "candidate" for r in runs) == 1

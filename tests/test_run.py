@@ -188,6 +188,29 @@ def test_interrupted_work_is_marked_and_resumed(results: Path, tmp_path: Path) -
     assert _client().get_run(orphan).info.status == "KILLED"
 
 
+def test_an_interrupted_search_logs_its_best_model_first(results: Path, tmp_path: Path) -> None:
+    """The best trial's model waits for the search to stop; Ctrl-C stops it too."""
+    from suite.mlmodels import MODEL_ID
+    from suite.runner import run
+
+    starts: list[int] = []
+
+    def ctrl_c_at_the_second_trial() -> None:  # runs before each training
+        starts.append(1)
+        if len(starts) == 2:
+            raise KeyboardInterrupt
+
+    bench = _load(tmp_path, overrides=("seeds=0",))
+    with pytest.raises(KeyboardInterrupt):
+        run(bench, only=["cnn"], trials=3, recycle=ctrl_c_at_the_second_trial)
+    (trial,) = _runs(_client(), "trial")
+    run_id = trial.info.run_id
+    assert trial.data.tags["suite.state"] == "COMPLETE"
+    model_id = trial.data.tags[MODEL_ID]
+    assert model_id in [o.model_id for o in _client().get_run(run_id).outputs.model_outputs]
+    assert _client().get_logged_model(model_id).source_run_id == run_id
+
+
 def test_pruning_stops_a_hopeless_trial(results: Path, tmp_path: Path) -> None:
     import optuna
     from optuna.trial import TrialState
