@@ -360,7 +360,8 @@ def _run(
         except KeyboardInterrupt:
             for live in lives:
                 if not live.done:
-                    log_best(ctx, live)
+                    with contextlib.suppress(Exception):  # a full disk: the others still end
+                        log_best(ctx, live)
                     _finish(ctx, live, "KILLED")
             raise
         finally:  # stopped otherwise (recycled, a full disk, an error): the best models go
