@@ -89,12 +89,14 @@ def fail_stale(study: Any) -> list[int]:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not _is_stale(t, single):
             continue
-        storage.set_trial_system_attr(adapter.trial_id(t), REASON, "interrupted: its worker ended")
-        try:
+        try:  # another worker may fail it first, between the read above and these writes
+            storage.set_trial_system_attr(
+                adapter.trial_id(t), REASON, "interrupted: its worker ended"
+            )
             if not storage.set_trial_state_values(adapter.trial_id(t), state=TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
-            continue  # another worker failed it first
+            continue
         _retry(study, storage.get_trial(adapter.trial_id(t)))
     running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
     return sorted(before - running)
