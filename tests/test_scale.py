@@ -333,7 +333,8 @@ def test_kill_9_mid_trial_then_two_workers_finish_the_budget(tmp_path: Path) -> 
     from optuna.trial import TrialState
 
     results = tmp_path / "results"
-    text = SPEC.replace("epochs: 2,", "epochs: 6,").replace("seeds: 0", "seeds: 1")
+    # trainings long enough (about a second) for the poll below to catch one under way
+    text = SPEC.replace("epochs: 2,", "epochs: 60,").replace("seeds: 0", "seeds: 1")
     text = text.replace("trials: 4", "trials: 3")
     spec = _spec_file(tmp_path, text)
     first = _suite(results, "worker", str(spec), "--quiet")
