@@ -231,7 +231,8 @@ def read_trials(results: Path) -> list[Trial]:
         if t.datetime_start is None or t.datetime_complete is None:
             continue
         best = t.value is not None and t.value > top
-        top = max(top, t.value if t.value is not None else top)
+        if best:
+            top = t.value
         run = client.get_run(t.user_attrs["mlflow_run_id"])
         m = run.data.metrics
         first = min(client.get_metric_history(run.info.run_id, "loss"), key=lambda x: x.step)

@@ -192,6 +192,7 @@ def _search(ctx: Context, live: Live, wait: bool) -> None:
     except RuntimeError as e:
         live.error = str(e)
         ctx.tracker.set_tags(live.parent, {track.ERROR: str(e)[:5000]})
+    log_best(ctx, live)  # before the seed runs and the champion
 
 
 def _finish(ctx: Context, live: Live, status: str) -> CandidateSummary:
@@ -343,7 +344,6 @@ def _run(
                 live = _open(ctx, cand, budget, storage)
                 lives.append(live)
                 _search(ctx, live, wait=False)
-                log_best(ctx, live)
                 if live.error is None and tally(live.study).running == 0:
                     seed_runs(ctx, live)
                     summaries[cand.name] = _finish(ctx, live, "FINISHED")
@@ -352,7 +352,6 @@ def _run(
                     continue
                 if live.error is None:
                     _search(ctx, live, wait=True)
-                    log_best(ctx, live)
                 if live.error is None:
                     seed_runs(ctx, live)
                 summaries[live.cand.name] = _finish(ctx, live, "FINISHED")

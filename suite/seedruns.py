@@ -219,17 +219,16 @@ def _trained_already(
 ) -> tuple[int, str, TrialResult] | None:
     """The training this seed run would repeat, when this process still holds it: the trial
     `source` itself (its number, run id and training), trained with the same configuration and
-    `seed` under deterministic ops (bit for bit what a new training gives; the search holds a
-    trial only then, `suite.runs.may_take_over`)."""
+    `seed` under deterministic ops (bit for bit what a new training gives,
+    `suite.runs.may_take_over`)."""
     kept = ctx.kept.get(live.cand.name)
     if kept is None or kept.number != source.number or seed != ctx.seed or not may_take_over(ctx):
         return None
-    number = kept.number
     try:
-        return number, kept.run_id, restore(kept.held)
+        return kept.number, kept.run_id, restore(kept.held)
     except Exception as e:  # a model Keras does not load back: the seed run trains anew
         ctx.reporter.message(
-            f"{live.cand.name}: seed {seed} trains anew, trial {number}'s model did not load "
+            f"{live.cand.name}: seed {seed} trains anew, trial {kept.number}'s model did not load "
             f"back ({type(e).__name__}: {str(e)[:300]})"
         )
         return None
