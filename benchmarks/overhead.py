@@ -463,7 +463,7 @@ def pieces(bench: Any, reps: int) -> list[tuple[str, float, str]]:
         example = data.train.x[:1]
         out.append(
             (
-                "hold the best trial's training (.keras save, in memory)",
+                "hold the best trial's training (configuration, weights, optimizer state)",
                 per_call(lambda: hold(TrialResult(model, None, None, 0, {})), max(2, reps // 4)),
                 "best trial",
             )

@@ -79,8 +79,8 @@ class Context:
 class Best:
     """A candidate's best trial so far in this process, its training held (suite.trial.Held).
     Its model is logged once, when the search stops (`log_best`): a trial beaten later in the
-    search costs a `.keras` save, not an MLflow model. The seed run that would repeat it may
-    take it over (suite.seedruns)."""
+    search costs a copy of its weights, not an MLflow model. The seed run that would repeat it
+    may take it over (suite.seedruns)."""
 
     number: int
     run_id: str
